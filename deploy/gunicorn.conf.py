@@ -1,0 +1,24 @@
+"""gunicorn settings for the web process (local and container)."""
+
+import os
+
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = None  # the app logs one structured line per request
+errorlog = "-"
+control_socket_disable = True  # several gunicorns per user (make run beside tests) must not clash
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "0"))
+max_requests_jitter = 50
+
+
+def child_exit(server, worker):
+    # Multiprocess metrics: drop the live gauges of a dead worker. Guarded: without the env var
+    # mark_process_dead raises inside the arbiter and takes the master down.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

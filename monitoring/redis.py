@@ -1,0 +1,20 @@
+"""Shared Redis clients (connection pools are per process, created on first use)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import redis
+from django.conf import settings
+
+
+@cache
+def state_client() -> redis.Redis:
+    """Redis for shared reliability state (breakers, rate budgets, heartbeats)."""
+    return redis.Redis.from_url(
+        settings.REDIS_STATE_URL,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        health_check_interval=30,
+        decode_responses=True,
+    )

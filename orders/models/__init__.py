@@ -1,0 +1,3 @@
+from orders.models.accounts import Account, ApiKey
+
+__all__ = ["Account", "ApiKey"]

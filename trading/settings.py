@@ -1,0 +1,271 @@
+"""Settings for every stage, read from the environment and validated at import.
+
+TRADING_STAGE chooses the stage: local (make run), test (make test) or production. A missing or
+bad variable stops the process with an error that names it (see trading/env.py). The README
+lists every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from trading.env import (
+    EnvError,
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+STAGE = env_str("TRADING_STAGE", choices=("local", "test", "production"))
+PRODUCTION = STAGE == "production"
+
+_DEV_SECRET = "insecure-dev-only-key-not-for-production"  # noqa: S105 - refused in production
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET if not PRODUCTION else "")
+DEBUG = env_bool("DJANGO_DEBUG", STAGE == "local")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+if PRODUCTION:
+    if DEBUG:
+        raise EnvError("DJANGO_DEBUG", "must be false in production")
+    if not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50:
+        raise EnvError("DJANGO_SECRET_KEY", "must be set to a random value of 50+ characters")
+    if not ALLOWED_HOSTS:
+        raise EnvError("DJANGO_ALLOWED_HOSTS", "must list the hosts served in production")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
+    "django_celery_beat",
+    "monitoring",
+    "reliability",
+    "exchanges",
+    "orders",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "monitoring.middleware.CorrelationIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "trading.urls"
+WSGI_APPLICATION = "trading.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- PostgreSQL (the only database, tests included) ---------------------------------------
+DATABASES = {
+    "default": {
+        "ENGINE": "django_prometheus.db.backends.postgresql",
+        **database_from_url("DATABASE_URL"),
+        # Seconds a connection is kept between requests; 0 closes it after each request.
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, min_value=0),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3, min_value=1)},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: broker (db from REDIS_URL), cache (+1), shared reliability state (+2) ----------
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
+
+
+def _redis_db(url: str, offset: int) -> str:
+    parts = urlsplit(url)
+    base = int(parts.path.lstrip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + offset}"))
+
+
+REDIS_CACHE_URL = _redis_db(REDIS_URL, 1)
+REDIS_STATE_URL = _redis_db(REDIS_URL, 2)
+# Socket timeouts for every Redis client: a dead Redis must not hang a request.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 0.5)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            # A cache outage degrades to "miss" instead of failing the request.
+            "IGNORE_EXCEPTIONS": True,
+        },
+        "KEY_PREFIX": "trading",
+    }
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Celery ------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None  # tasks report through PostgreSQL, not a result store
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Soft limit raises SoftTimeLimitExceeded in the task; the hard limit kills the child.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 30, min_value=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 45, min_value=2)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise EnvError("CELERY_TASK_TIME_LIMIT", "must be greater than CELERY_TASK_SOFT_TIME_LIMIT")
+# Redis broker: a task not acked within this many seconds is redelivered (must exceed the hard limit).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 4}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# One queue per venue API (bulkheads) plus default.
+VENUE_APIS = ("binance.spot", "binance.usdm", "binance.coinm", "bitmex")
+CELERY_TASK_QUEUES_NAMES = ("default", *VENUE_APIS)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+# Tests run tasks only where a real worker runs them; eager mode is never used.
+CELERY_TASK_ALWAYS_EAGER = False
+# Seconds between beat heartbeats (health reports beat down after 3 missed beats).
+BEAT_HEARTBEAT_SECONDS = env_int("BEAT_HEARTBEAT_SECONDS", 10, min_value=1)
+CELERY_BEAT_SCHEDULE: dict = {
+    "beat-heartbeat": {
+        "task": "monitoring.tasks.beat_heartbeat",
+        "schedule": float(BEAT_HEARTBEAT_SECONDS),
+        "options": {"queue": "default", "expires": BEAT_HEARTBEAT_SECONDS},
+    },
+}
+
+# --- Venues (the emulator by default; testnet/production by configuration) ----------------
+BINANCE_SPOT_BASE_URL = env_url(
+    "BINANCE_SPOT_BASE_URL", "http://127.0.0.1:9101", schemes=("http", "https")
+)
+BINANCE_USDM_BASE_URL = env_url(
+    "BINANCE_USDM_BASE_URL", "http://127.0.0.1:9101", schemes=("http", "https")
+)
+BINANCE_COINM_BASE_URL = env_url(
+    "BINANCE_COINM_BASE_URL", "http://127.0.0.1:9101", schemes=("http", "https")
+)
+BITMEX_BASE_URL = env_url("BITMEX_BASE_URL", "http://127.0.0.1:9102", schemes=("http", "https"))
+BINANCE_API_KEY = env_str("BINANCE_API_KEY", "")
+BINANCE_API_SECRET = env_str("BINANCE_API_SECRET", "")
+BITMEX_API_KEY = env_str("BITMEX_API_KEY", "")
+BITMEX_API_SECRET = env_str("BITMEX_API_SECRET", "")
+EMULATOR_BINANCE_PORT = env_int("EMULATOR_BINANCE_PORT", 9101, min_value=1, max_value=65535)
+EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_value=65535)
+
+# --- REST API ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["orders.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["orders.permissions.HasApiScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["orders.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_str("API_THROTTLE_RATE", "100/second")},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "trading.errors.api_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trading platform API",
+    "DESCRIPTION": (
+        "Place, amend, cancel and track orders on Binance (spot, USDⓈ-M, COIN-M) and BitMEX. "
+        "Authenticate with `Authorization: Bearer <api key>`. Decimals are strings."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets served from the package, not a CDN (machines may be offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Auth, i18n, static ------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Security (production) -----------------------------------------------------------------
+if PRODUCTION:
+    # TLS ends at the load balancer, which sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Health checks from the load balancer and ECS come over plain HTTP inside the VPC.
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, min_value=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Logging: structlog JSON through stdlib logging ---------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+LOG_FORMAT = env_str("LOG_FORMAT", "json", choices=("json", "console"))
+LOGGING_CONFIG = None  # monitoring.logging.configure() sets logging up once per process
+
+from monitoring.logging import configure as _configure_logging  # noqa: E402
+
+_configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
