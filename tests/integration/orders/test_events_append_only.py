@@ -16,9 +16,12 @@ def test_update_of_an_event_fails_in_postgresql(account, order_factory):
     lifecycle.transition(order, "PENDING_CANCEL", actor="api", reason="cancel")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         OrderEvent.objects.filter(order=order).update(reason="rewritten history")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE orders_orderevent SET actor = 'operator'")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE orders_orderevent SET actor = 'operator'")
     assert set(OrderEvent.objects.values_list("reason", flat=True)) == {"fixture", "cancel"}
 
 
@@ -27,19 +30,25 @@ def test_delete_of_an_event_fails_in_postgresql(account, order_factory):
     order = order_factory(account, state="NEW")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         OrderEvent.objects.filter(order=order).delete()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM orders_orderevent")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM orders_orderevent")
     assert OrderEvent.objects.filter(order=order).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_truncate_fails_unless_the_session_allows_it(account, order_factory):
     order_factory(account, state="NEW")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL orders.allow_event_truncate = 'off'")
-            cursor.execute("TRUNCATE orders_orderevent CASCADE")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL orders.allow_event_truncate = 'off'")
+        cursor.execute("TRUNCATE orders_orderevent CASCADE")
     assert OrderEvent.objects.count() == 1
 
 
