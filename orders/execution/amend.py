@@ -85,6 +85,8 @@ def finish_amend(order: Order, venue_order: VenueOrder, adapter, *, actor: str, 
         "amend_price": None,
         "venue_order_id": venue_order.venue_order_id or order.venue_order_id,
     }
+    if venue_order.client_order_id and venue_order.client_order_id != order.client_order_id:
+        fields["client_order_id"] = venue_order.client_order_id  # spot cancelReplace
     if venue_order.filled_quantity > order.filled_quantity:
         fields["filled_quantity"] = venue_order.filled_quantity
     try:

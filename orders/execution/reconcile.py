@@ -199,6 +199,8 @@ def _pending_amend(order: Order, venue_order=None) -> str:
         found = venue_order or _query(order, adapter)
     except VenueError:
         return "unreachable"
+    if order.venue_api == "binance.spot" and (found is None or found.status.value not in _OPEN):
+        found = _replacement(order, adapter) or found  # a cancelReplace that went through
     if found is None:
         return amend.revert_amend(order, why="amend: the venue does not know the order")
     if amend.amend_landed(order, found) or found.status.value not in _OPEN:
@@ -206,6 +208,16 @@ def _pending_amend(order: Order, venue_order=None) -> str:
         return amend.finish_amend(order, found, adapter, actor=R, reason="reconciled amend")
     followups.schedule("amend_order", order_id=order.pk, queue=order.venue_api)
     return "requeued"
+
+
+def _replacement(order: Order, adapter) -> VenueOrder | None:
+    try:
+        return adapter.get_order(
+            venue_symbol=order.instrument.venue_symbol,
+            client_order_id=venue.replacement_client_order_id(order),
+        )
+    except VenueError:
+        return None
 
 
 # --- open --------------------------------------------------------------------------------------

@@ -32,17 +32,34 @@ def place_request(order: Order) -> PlaceOrder:
 
 
 def amend_request(order: Order) -> AmendOrder:
-    """Absolute targets (new total quantity and price), so resending the same amend is safe."""
+    """Absolute targets (new total quantity and price), so resending the same amend is safe.
+
+    Binance spot amends in place only to reduce the quantity at the same price (keepPriority,
+    chosen by the adapter when the price is left out); anything else is a cancelReplace whose
+    replacement needs a new client id: a deterministic one, so a resent amend reuses it.
+    """
+    quantity = order.amend_quantity if order.amend_quantity is not None else order.quantity
+    price = order.amend_price if order.amend_price is not None else order.price
+    spot = order.venue_api == "binance.spot"
     return AmendOrder(
         venue_symbol=order.instrument.venue_symbol,
         client_order_id=order.client_order_id,
         venue_order_id=order.venue_order_id,
-        quantity=order.amend_quantity if order.amend_quantity is not None else order.quantity,
-        price=order.amend_price if order.amend_price is not None else order.price,
+        quantity=quantity,
+        price=None if spot and price == order.price and quantity < order.quantity else price,
         side=Side(order.side),
         order_type=OrderType(order.type),
         time_in_force=TimeInForce(order.time_in_force) if order.time_in_force else None,
+        new_client_order_id=replacement_client_order_id(order) if spot else None,
     )
+
+
+def replacement_client_order_id(order: Order) -> str:
+    """<first 30 chars of the order's client id>-a<n>, n = this amend's number (<= 36 chars)."""
+    from orders.models import OrderEvent, OrderState
+
+    number = OrderEvent.objects.filter(order=order, to_state=OrderState.PENDING_AMEND).count()
+    return f"{order.client_order_id[:30]}-a{number}"
 
 
 def summary(request) -> dict:
