@@ -103,6 +103,10 @@ DATABASES = {
         "OPTIONS": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3, min_value=1)},
     }
 }
+if STAGE == "test":
+    # The test runner empties tables with TRUNCATE between transactional tests; order events
+    # refuse TRUNCATE unless the session allows it (orders/migrations/0003_*).
+    DATABASES["default"]["OPTIONS"]["options"] = "-c orders.allow_event_truncate=on"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker (db from REDIS_URL), cache (+1), shared reliability state (+2) ----------
@@ -217,6 +221,15 @@ BITMEX_API_EXPIRES_SECONDS = env_int("BITMEX_API_EXPIRES_SECONDS", 10, min_value
 EMULATOR_BINANCE_PORT = env_int("EMULATOR_BINANCE_PORT", 9101, min_value=1, max_value=65535)
 EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_value=65535)
 
+# --- Orders --------------------------------------------------------------------------------
+# Seconds after accept during which an unacknowledged submit may still be (re)sent; past it the
+# outcome-unknown resolver stops resending and leaves the order to operators.
+ORDER_SUBMIT_DEADLINE_SECONDS = env_int("ORDER_SUBMIT_DEADLINE_SECONDS", 120, min_value=1)
+# Seconds an account's cached active-orders list lives (it is also dropped on every transition).
+ACTIVE_ORDERS_CACHE_SECONDS = env_int("ACTIVE_ORDERS_CACHE_SECONDS", 30, min_value=1)
+# At most this many orders in one /orders/active response (the list endpoint pages through all).
+ACTIVE_ORDERS_MAX = env_int("ACTIVE_ORDERS_MAX", 1000, min_value=1)
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orders.authentication.ApiKeyAuthentication"],
@@ -246,6 +259,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # One enum component for the venue names used by several fields.
+    "ENUM_NAME_OVERRIDES": {"ExchangeEnum": "orders.models.instruments.VENUES"},
 }
 
 # --- Auth, i18n, static ------------------------------------------------------------------

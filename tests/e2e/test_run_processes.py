@@ -49,7 +49,11 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
     log = open(tmp_path / "honcho.log", "wb")  # noqa: SIM115 - closed below
     honcho = subprocess.Popen(
         [f"{ROOT}/.venv/bin/honcho", "-f", "Procfile", "start"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
