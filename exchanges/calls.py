@@ -1,8 +1,10 @@
 """One record per HTTP exchange with a venue, and the hook that hands it to the caller.
 
-Every exchange an adapter makes is counted (VENUE_CALLS, VENUE_CALL_SECONDS, VENUE_ERRORS),
-logged as one structured `venue_call` line carrying the correlation id, and offered to whoever
-asked to observe calls in the current context. The execution layer uses this to write its
+Every exchange an adapter makes is logged as one structured `venue_call` line carrying the
+correlation id, and offered to whoever asked to observe calls in the current context. (Metrics:
+every exchange is one attempt of reliability.guard.guarded_call, which counts it in
+VENUE_CALLS / VENUE_CALL_SECONDS / VENUE_ERRORS with venue, operation and outcome labels; the
+adapters do not count again.) The execution layer uses this to write its
 OrderAttempt rows without the adapters knowing about the database:
 
     from exchanges.calls import observe_calls
@@ -37,7 +39,6 @@ from datetime import datetime
 import structlog
 
 from monitoring import correlation
-from monitoring.metrics import VENUE_CALL_SECONDS, VENUE_CALLS, VENUE_ERRORS
 from reliability.errors import ErrorClass
 
 log = structlog.get_logger(__name__)
@@ -112,19 +113,11 @@ def notify_start(record: CallRecord) -> None:
 
 
 def notify_finish(record: CallRecord) -> None:
-    """Count, log and hand the finished record to the observers."""
-    _count(record)
+    """Log the finished record and hand it to the observers."""
     _log(record)
     for observer in _observers.get():
         if observer.on_finish is not None:
             observer.on_finish(record)
-
-
-def _count(record: CallRecord) -> None:
-    VENUE_CALLS.labels(record.venue_api, record.operation, record.outcome).inc()
-    VENUE_CALL_SECONDS.labels(record.venue_api, record.operation).observe(record.duration or 0.0)
-    if record.error_class is not None:
-        VENUE_ERRORS.labels(record.venue_api, record.operation, record.error_class.value).inc()
 
 
 def _log(record: CallRecord) -> None:

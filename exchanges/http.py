@@ -3,7 +3,7 @@
 `VenueHttp.exchange(request)` sends exactly one request over a pooled httpx.Client with explicit
 connect/read/write/pool timeouts, times it, decodes the JSON body with Decimals, lets the venue's
 classification table turn a failure into exactly one VenueError subclass, and records the call
-(metrics, log line, observers: exchanges.calls). It returns a VenueResponse exposing `.headers`,
+(log line and observers: exchanges.calls; guarded_call counts the attempt in the metrics). It returns a VenueResponse exposing `.headers`,
 so reliability.guard.guarded_call can correct the shared rate budget from the venue's headers;
 errors carry the same headers as `error.headers`.
 

@@ -14,6 +14,7 @@ from exchanges.config import VenueConfig
 from exchanges.errors import InvalidRequestError
 from exchanges.http import HttpSettings
 from exchanges.types import AmendOrder, OrderType, PlaceOrder, Side
+from monitoring.metrics import VENUE_CALLS
 from reliability.errors import RetryableError
 
 FAST = HttpSettings(connect_timeout=1.0, read_timeout=0.3, write_timeout=1.0, pool_timeout=1.0)
@@ -34,7 +35,7 @@ ORDER = PlaceOrder(
 
 
 @pytest.mark.parametrize("cls", [BinanceSpotAdapter, BinanceUsdmAdapter, BinanceCoinmAdapter])
-def test_a_refused_connection_is_retryable_and_never_sent(cls, refused_url):
+def test_a_refused_connection_is_retryable_and_never_sent(cls, refused_url, fake_clock):
     adapter = cls(config(cls.venue_api, refused_url))
     try:
         with observe_calls() as calls, pytest.raises(RetryableError) as caught:
@@ -45,7 +46,7 @@ def test_a_refused_connection_is_retryable_and_never_sent(cls, refused_url):
     assert calls and all(call.sent is False for call in calls)
 
 
-def test_bitmex_reports_a_failed_contract_lookup_as_not_sent(refused_url):
+def test_bitmex_reports_a_failed_contract_lookup_as_not_sent(refused_url, fake_clock):
     adapter = BitmexAdapter(config("bitmex", refused_url))
     try:
         with pytest.raises(RetryableError) as caught:
@@ -91,3 +92,13 @@ def test_bitmex_amend_must_change_something(refused_url):
 
 def test_bitmex_timestamps_are_iso_milliseconds():
     assert iso(datetime(2024, 11, 25, 10, 30, 0, 123456, tzinfo=UTC)) == "2024-11-25T10:30:00.123Z"
+
+
+def test_each_exchange_is_counted_once(refused_url, fake_clock):
+    adapter = BinanceUsdmAdapter(config("binance.usdm", refused_url))
+    sample = VENUE_CALLS.labels(venue="binance.usdm", operation="market_data", outcome="retryable")
+    before = sample._value.get()
+    with observe_calls() as calls, pytest.raises(RetryableError):
+        adapter.ping()
+    assert len(calls) >= 1
+    assert sample._value.get() - before == len(calls)

@@ -10,7 +10,6 @@ from exchanges.calls import observe_calls
 from exchanges.classify import classify_transport, parse_retry_after
 from exchanges.http import HttpSettings, VenueHttp, VenueRequest, decode_json
 from monitoring import correlation
-from monitoring.metrics import VENUE_CALLS, VENUE_ERRORS
 from reliability.errors import ErrorClass, OutcomeUnknownError, RetryableError
 
 FAST = HttpSettings(connect_timeout=1.0, read_timeout=0.3, write_timeout=1.0, pool_timeout=1.0)
@@ -35,12 +34,7 @@ def submit(**overrides) -> VenueRequest:
     return VenueRequest(**fields)
 
 
-def count(metric, *labels) -> float:
-    return metric.labels(*labels)._value.get()
-
-
 def test_it_reports_connect_refused_as_retryable_and_not_sent(refused_url):
-    before = count(VENUE_CALLS, "binance.spot", "submit", "retryable")
     with observe_calls() as calls, pytest.raises(RetryableError) as caught:
         http(refused_url).exchange(submit())
     error = caught.value
@@ -50,17 +44,14 @@ def test_it_reports_connect_refused_as_retryable_and_not_sent(refused_url):
     assert dict(error.headers) == {}
     assert calls[0].sent is False and calls[0].http_status is None
     assert calls[0].error_class is ErrorClass.RETRYABLE
-    assert count(VENUE_CALLS, "binance.spot", "submit", "retryable") == before + 1
 
 
 def test_it_reports_a_read_timeout_on_a_write_as_outcome_unknown(silent_server):
-    before = count(VENUE_ERRORS, "binance.spot", "submit", "outcome_unknown")
     with pytest.raises(OutcomeUnknownError) as caught:
         http(silent_server.url).exchange(submit())
     assert caught.value.sent is True
     assert caught.value.code == "ReadTimeout"
     assert caught.value.call.duration >= 0.3
-    assert count(VENUE_ERRORS, "binance.spot", "submit", "outcome_unknown") == before + 1
     assert silent_server.received and silent_server.received[0].startswith(b"POST /api/v3/order?")
 
 
