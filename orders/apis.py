@@ -99,7 +99,6 @@ class OrderOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-
     def get_cancel_latency_ms(self, order) -> int | None:
         requested, confirmed = order.cancel_requested_at, order.cancel_confirmed_at
         if requested is None or confirmed is None:

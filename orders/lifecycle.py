@@ -129,7 +129,9 @@ IN_FLIGHT_STATES: frozenset[str] = frozenset(
 )
 # Columns a transition must never set through `fields`. (client_order_id may change in one
 # case only: a Binance spot amend is a cancelReplace whose replacement carries a new id.)
-_PROTECTED_FIELDS = frozenset({"id", "pk", "state", "version", "account", "account_id", "created_at"})
+_PROTECTED_FIELDS = frozenset(
+    {"id", "pk", "state", "version", "account", "account_id", "created_at"}
+)
 _AVG_PLACES = Decimal("1e-18")
 
 

@@ -334,7 +334,9 @@ RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 30.0, min_v
 # Most orders one pass looks at per venue API (in-flight first, then open; oldest first).
 RECONCILE_BATCH_SIZE = env_int("RECONCILE_BATCH_SIZE", 500, min_value=1)
 # Seconds between instrument refreshes on beat (delivery contracts appear and expire).
-INSTRUMENT_SYNC_INTERVAL_SECONDS = env_float("INSTRUMENT_SYNC_INTERVAL_SECONDS", 3600.0, min_value=10.0)
+INSTRUMENT_SYNC_INTERVAL_SECONDS = env_float(
+    "INSTRUMENT_SYNC_INTERVAL_SECONDS", 3600.0, min_value=10.0
+)
 CELERY_BEAT_SCHEDULE.update(
     {
         "reconcile-orders": {

@@ -35,7 +35,9 @@ def order_amend_send(*, order_id: int) -> str:
     with order_lock(order_id) as held:
         if not held:
             queue = Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first()
-            followups.schedule("amend_order", order_id=order_id, queue=queue or "default", countdown=1)
+            followups.schedule(
+                "amend_order", order_id=order_id, queue=queue or "default", countdown=1
+            )
             return "busy"
         order = Order.objects.select_related("instrument").filter(pk=order_id).first()
         if order is None or order.state != S.PENDING_AMEND:
@@ -57,10 +59,14 @@ def _send(order: Order) -> str:
         tries = order.attempts.filter(operation=AMEND).count()
         delay = followups.retry_delay(tries, at_least=exc.retry_after)
         # Reconciliation looks first (did the unknown amend land?), then sends it again.
-        followups.schedule("reconcile_order", order_id=order.pk, queue=order.venue_api, countdown=delay)
+        followups.schedule(
+            "reconcile_order", order_id=order.pk, queue=order.venue_api, countdown=delay
+        )
         return "retry"
     attempts.record_response(log_, venue_payload(venue_order))
-    return finish_amend(order, venue_order, adapter, actor=Actor.WORKER, reason="amend acknowledged")
+    return finish_amend(
+        order, venue_order, adapter, actor=Actor.WORKER, reason="amend acknowledged"
+    )
 
 
 def amend_landed(order: Order, venue_order: VenueOrder) -> bool:
@@ -75,7 +81,9 @@ def amend_landed(order: Order, venue_order: VenueOrder) -> bool:
 def finish_amend(order: Order, venue_order: VenueOrder, adapter, *, actor: str, reason: str) -> str:
     """The venue's order after an amend: adopt its new quantity/price (or its end)."""
     if venue_order.status not in _OPEN:
-        order_adopt(order=order, venue_order=venue_order, adapter=adapter, actor=actor, reason=reason)
+        order_adopt(
+            order=order, venue_order=venue_order, adapter=adapter, actor=actor, reason=reason
+        )
         return "finished"
     to_state = S.PARTIALLY_FILLED if venue_order.filled_quantity > 0 else S.NEW
     fields = {

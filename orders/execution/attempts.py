@@ -153,9 +153,7 @@ def unfinished(order: Order, *, operation: str = Operation.SUBMIT) -> list[Order
 
 
 def mark_lost(attempts: list[OrderAttempt], *, why: str) -> None:
-    OrderAttempt.objects.filter(
-        pk__in=[a.pk for a in attempts], outcome=Outcome.PENDING
-    ).update(
+    OrderAttempt.objects.filter(pk__in=[a.pk for a in attempts], outcome=Outcome.PENDING).update(
         outcome=Outcome.OUTCOME_UNKNOWN,
         finished_at=timezone.now(),
         error_class="outcome_unknown",
@@ -173,9 +171,7 @@ def may_be_at_venue(order: Order) -> bool:
 def ever_sent(order: Order) -> bool:
     """Did any submit of this order leave the platform? (Failover is allowed only before.)"""
     return (
-        order.attempts.filter(operation=Operation.SUBMIT)
-        .exclude(outcome=Outcome.NOT_SENT)
-        .exists()
+        order.attempts.filter(operation=Operation.SUBMIT).exclude(outcome=Outcome.NOT_SENT).exists()
     )
 
 

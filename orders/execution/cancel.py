@@ -47,7 +47,9 @@ def cancel_outstanding(order: Order) -> bool:
 def order_cancel_send(*, order_id: int) -> str:
     with order_lock(order_id) as held:
         if not held:
-            followups.schedule("cancel_order", order_id=order_id, queue=_queue(order_id), countdown=1)
+            followups.schedule(
+                "cancel_order", order_id=order_id, queue=_queue(order_id), countdown=1
+            )
             return "busy"
         order = Order.objects.select_related("instrument").filter(pk=order_id).first()
         if order is None or not cancel_outstanding(order):
@@ -183,4 +185,6 @@ def _later(order: Order, exc: VenueError | None, *, at_least: float = 0.0) -> st
 
 
 def _queue(order_id: int) -> str:
-    return Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first() or "default"
+    return (
+        Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first() or "default"
+    )

@@ -42,9 +42,9 @@ def _attempts(order_id: int) -> list[OrderAttempt]:
 
 def _reasons(order_id: int) -> list[str]:
     return list(
-        OrderEvent.objects.filter(order_id=order_id).order_by("sequence").values_list(
-            "reason", flat=True
-        )
+        OrderEvent.objects.filter(order_id=order_id)
+        .order_by("sequence")
+        .values_list("reason", flat=True)
     )
 
 
@@ -64,9 +64,9 @@ def test_a_timeout_after_accept_leaves_exactly_one_venue_order_and_adopts_it(
     outcomes = [a.outcome for a in _attempts(order["id"])]
     assert outcomes == ["outcome_unknown"], outcomes  # resolved by query, never resent
     states = list(
-        OrderEvent.objects.filter(order_id=order["id"]).order_by("sequence").values_list(
-            "to_state", "actor"
-        )
+        OrderEvent.objects.filter(order_id=order["id"])
+        .order_by("sequence")
+        .values_list("to_state", "actor")
     )
     assert ("SUBMIT_UNKNOWN", "worker") in states and ("NEW", "reconciler") in states
 
@@ -74,7 +74,10 @@ def test_a_timeout_after_accept_leaves_exactly_one_venue_order_and_adopts_it(
 def test_a_5xx_before_the_engine_is_retried_with_the_same_client_id(
     trader, venue_instruments, worker, emulator
 ):
-    unavailable = {"code": -1001, "msg": "Service Unavailable."}  # futures: did not reach the engine
+    unavailable = {
+        "code": -1001,
+        "msg": "Service Unavailable.",
+    }  # futures: did not reach the engine
     emulator.add_fault(
         "binance", "error", method="POST", path=ORDER_PATH, count=2, status=503, body=unavailable
     )
@@ -227,7 +230,9 @@ def test_a_refused_venue_fails_over_before_the_first_send(
     assert settled["venue_api"] == "bitmex" and settled["exchange"] == "bitmex"
     _exactly_one_at_venue(emulator, settled, "bitmex")
     assert _venue_orders(emulator, settled, USDM) == []
-    assert any(r.startswith("failover from binance.usdm to bitmex") for r in _reasons(settled["id"]))
+    assert any(
+        r.startswith("failover from binance.usdm to bitmex") for r in _reasons(settled["id"])
+    )
     assert {a.outcome for a in _attempts(settled["id"]) if a.venue_api == USDM} == {"not_sent"}
 
 
@@ -256,9 +261,8 @@ def test_an_unknown_outcome_never_fails_over(trader, venue_instruments, worker, 
 
     # However long the venue stays unreachable, the order stays where it may exist.
     wait_for(
-        lambda: len(_attempts(order["id"])) >= 1 and OrderEvent.objects.filter(
-            order_id=order["id"], actor="reconciler"
-        ).count() == 0,
+        lambda: len(_attempts(order["id"])) >= 1
+        and OrderEvent.objects.filter(order_id=order["id"], actor="reconciler").count() == 0,
         what="resolver running",
     )
     assert trader.get(order["id"])["state"] == "SUBMIT_UNKNOWN"

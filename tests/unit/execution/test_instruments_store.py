@@ -36,11 +36,18 @@ def _info(venue_symbol="BTCUSDT", symbol="BTC/USDT:USDT", **extra) -> Instrument
 
 
 def test_it_creates_the_instruments_a_venue_lists():
-    report = instruments_store(venue_api="binance.usdm", infos=[_info(), _info("ETHUSDT", "ETH/USDT:USDT")])
+    report = instruments_store(
+        venue_api="binance.usdm", infos=[_info(), _info("ETHUSDT", "ETH/USDT:USDT")]
+    )
 
     assert report.created == ["BTCUSDT", "ETHUSDT"]
     row = Instrument.objects.get(venue_api="binance.usdm", venue_symbol="BTCUSDT")
-    assert (row.venue, row.symbol, row.market_type, row.active) == ("binance", "BTC/USDT:USDT", "linear", True)
+    assert (row.venue, row.symbol, row.market_type, row.active) == (
+        "binance",
+        "BTC/USDT:USDT",
+        "linear",
+        True,
+    )
     assert row.tick_size == Decimal("0.1") and row.min_notional == Decimal("100")
 
 
@@ -85,7 +92,12 @@ def test_an_expired_delivery_contract_is_deactivated_and_the_next_one_appears():
 
 def test_it_only_touches_its_own_venue_api():
     instruments_store(venue_api="binance.usdm", infos=[_info()])
-    spot = replace(_info("BTCUSDT", "BTC/USDT"), venue_api="binance.spot", settle=None, market_type=MarketType.SPOT)
+    spot = replace(
+        _info("BTCUSDT", "BTC/USDT"),
+        venue_api="binance.spot",
+        settle=None,
+        market_type=MarketType.SPOT,
+    )
     instruments_store(venue_api="binance.spot", infos=[spot])
 
     instruments_store(venue_api="binance.spot", infos=[])
