@@ -204,7 +204,7 @@ class BinanceAdapter:
         self, client_order_id: str | None, venue_order_id: str | None, *, prefix: str = ""
     ) -> dict:
         if venue_order_id:
-            return {f"{prefix}orderId" if prefix else "orderId": int(venue_order_id)}
+            return {f"{prefix}OrderId" if prefix else "orderId": int(venue_order_id)}
         if client_order_id:
             key = f"{prefix}OrigClientOrderId" if prefix else "origClientOrderId"
             return {key: client_order_id}

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import structlog
+from django.db import transaction
 from django.utils import timezone
 
-from exchanges.types import VenueOrder, VenueStatus
+from exchanges.types import VenueFill, VenueOrder, VenueStatus
 from orders import lifecycle
 from orders.errors import StaleOrder
-from orders.models import Fill, Order, OrderState
+from orders.models import Order, OrderState
 from reliability.errors import VenueError
 
 log = structlog.get_logger(__name__)
@@ -67,14 +68,17 @@ def order_adopt(
     cancel_source ('ack' or 'reconcile') says how a CANCELED reached us, for the cancel
     confirmation of an order whose cancel was requested.
     """
+    trades = _venue_trades(order, venue_order, adapter)  # HTTP first, outside the transaction
     adoption = Adoption()
     for _ in range(_STALE_RETRIES):
         try:
-            adoption.corrections += _adopt_state(order, venue_order, actor, reason, cancel_source)
+            with transaction.atomic():  # the state and its fills become visible together
+                corrections = _adopt_state(order, venue_order, actor, reason, cancel_source)
+                corrections += _apply_trades(order, venue_order, trades, actor)
+            adoption.corrections += corrections
             break
         except StaleOrder:
             order.refresh_from_db()
-    adoption.corrections += _adopt_fills(order, venue_order, adapter, actor)
     return adoption
 
 
@@ -129,8 +133,8 @@ def _adopt_state(order, venue_order, actor, reason, cancel_source) -> list[str]:
     return corrections
 
 
-def _adopt_fills(order: Order, venue_order: VenueOrder, adapter, actor: str) -> list[str]:
-    """Records the venue's trades of this order that are not recorded yet."""
+def _venue_trades(order: Order, venue_order: VenueOrder, adapter) -> list[VenueFill]:
+    """The venue's trades of this order when some are not recorded yet (else no call)."""
     if venue_order.filled_quantity <= 0 or not venue_order.venue_order_id:
         return []
     recorded = sum(order.fills.values_list("quantity", flat=True), Decimal(0))
@@ -143,10 +147,15 @@ def _adopt_fills(order: Order, venue_order: VenueOrder, adapter, actor: str) -> 
     except VenueError as exc:
         log.warning("fills_unavailable", order_id=order.pk, error=str(exc))
         return []
+    return [t for t in trades if t.venue_order_id == venue_order.venue_order_id]
+
+
+def _apply_trades(order: Order, venue_order: VenueOrder, trades, actor: str) -> list[str]:
+    """Records the trades not recorded yet (by trade id; a repeat changes nothing)."""
     known = set(order.fills.values_list("trade_id", flat=True))
     corrections = []
     for trade in sorted(trades, key=lambda t: (t.ts, t.trade_id)):
-        if trade.venue_order_id != venue_order.venue_order_id or trade.trade_id in known:
+        if trade.trade_id in known:
             continue
         lifecycle.apply_fill(
             order,
@@ -162,7 +171,3 @@ def _adopt_fills(order: Order, venue_order: VenueOrder, adapter, actor: str) -> 
         known.add(trade.trade_id)
         corrections.append("fill")
     return corrections
-
-
-def fills_recorded(order: Order) -> int:
-    return Fill.objects.filter(order=order).count()

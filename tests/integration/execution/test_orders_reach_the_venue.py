@@ -42,7 +42,10 @@ def _matrix(venue_instruments) -> list:
 def _assert_matches_venue(order: dict, truth: dict) -> None:
     assert truth["status"] in VENUE_STATUS[order["state"]], (order, truth)
     assert str(truth["order_id"]) == order["venue_order_id"], (order, truth)
-    assert Decimal(truth["filled_quantity"]) == Decimal(order["filled_quantity"]), (order, truth)
+    # Units may differ (BitMEX counts contracts): compare the filled share of the order.
+    venue_share = Decimal(truth["filled_quantity"]) / Decimal(truth["quantity"])
+    platform_share = Decimal(order["filled_quantity"]) / Decimal(order["quantity"])
+    assert venue_share == platform_share, (order, truth)
 
 
 def test_limit_and_market_orders_on_every_market_type_reach_the_venue(
@@ -69,7 +72,7 @@ def test_limit_and_market_orders_on_every_market_type_reach_the_venue(
         assert len(emulator.orders(row.venue_api, client_order_id=settled["client_order_id"])) == 1
         if kind == "market":
             fills = Fill.objects.filter(order_id=order["id"])
-            assert fills.exists(), f"{row}: market order without fills"
+            assert fills.exists(), f"{row}: market order without fills\n" + "\n".join(l for l in worker.log_path.read_text().splitlines() if "fill" in l or "rror" in l)[-3000:]
             assert sum(f.quantity for f in fills) == Decimal(settled["filled_quantity"])
 
 
@@ -106,7 +109,8 @@ def test_an_order_is_amended_then_cancelled_on_each_venue_api(
 
     trader.amend(order["id"], price=format(new_price, "f"), quantity=format(new_quantity, "f"))
     amended = trader.wait(order["id"], {"NEW"}, worker=worker)
-    assert Decimal(amended["price"]) == new_price and Decimal(amended["quantity"]) == new_quantity
+    assert Decimal(amended["price"]) == new_price, trader.events(order["id"])
+    assert Decimal(amended["quantity"]) == new_quantity
     truth = emulator.order(amended["client_order_id"], venue_api)
     assert Decimal(truth["price"]) == new_price
     assert Decimal(truth["quantity"]) == new_quantity
