@@ -1,28 +1,30 @@
 """The Celery app as the tests' worker process runs it (`celery -A tests.worker_app worker`):
-the production app, plus test-only hooks switched on by clearly named environment variables.
+the production app, plus test-only hooks.
 
-TEST_PAUSE_AFTER_WRITE_AHEAD_SECONDS: after an execution service commits its write-ahead
-attempt row and before it sends the request, the task sleeps this long, so a test can SIGKILL
-the worker "between write-ahead and send".
+Pause after write-ahead: when a test sets the Redis key PAUSE_AFTER_WRITE_AHEAD_KEY (shared
+reliability-state database) to a number of seconds, an execution service that has just
+committed its write-ahead attempt row sleeps that long before sending the request, so the test
+can SIGKILL the worker "between write-ahead and send". Unset, nothing happens.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
+from orders.execution.signals import write_ahead_committed
 from trading.celery import app
 
-__all__ = ["app"]
+__all__ = ["PAUSE_AFTER_WRITE_AHEAD_KEY", "app"]
 
-_PAUSE = float(os.environ.get("TEST_PAUSE_AFTER_WRITE_AHEAD_SECONDS", "0") or 0)
+PAUSE_AFTER_WRITE_AHEAD_KEY = "test:pause_after_write_ahead_seconds"
 
 
 def _pause_after_write_ahead(**_kwargs) -> None:
-    time.sleep(_PAUSE)
+    from monitoring.redis import state_client
+
+    seconds = float(state_client().get(PAUSE_AFTER_WRITE_AHEAD_KEY) or 0)
+    if seconds > 0:
+        time.sleep(seconds)
 
 
-if _PAUSE > 0:
-    from orders.execution.signals import write_ahead_committed
-
-    write_ahead_committed.connect(_pause_after_write_ahead, weak=False)
+write_ahead_committed.connect(_pause_after_write_ahead, weak=False)

@@ -156,7 +156,10 @@ def _flag_if_overdue(order: Order) -> None:
 def _poll_again(order: Order, *, at_least: float | None = None) -> None:
     if submit.past_deadline(order):
         return  # the beat pass keeps looking; no tight loop on an overdue order
-    delay = max(at_least or 0.0, settings.EXECUTION_RETRY_DELAY_SECONDS)
+    delay = min(
+        max(at_least or 0.0, settings.EXECUTION_RETRY_DELAY_SECONDS),
+        settings.EXECUTION_RETRY_MAX_DELAY_SECONDS,  # an open breaker is asked again sooner
+    )
     followups.schedule("reconcile_order", order_id=order.pk, queue=order.venue_api, countdown=delay)
 
 

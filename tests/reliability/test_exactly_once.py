@@ -6,13 +6,16 @@ lost orders (every accepted order is at the venue, or provably never sent and FA
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
 
 from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
+from monitoring.redis import state_client
 from orders.models import Order, OrderAttempt, OrderEvent
 from tests.fixtures.execution import EXECUTION_TEST_ENV, instrument, order_body, wait_for
+from tests.worker_app import PAUSE_AFTER_WRITE_AHEAD_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -172,7 +175,7 @@ def test_a_cancel_before_the_first_send_never_reaches_the_venue(
 def test_a_worker_killed_between_write_ahead_and_send_loses_nothing(
     trader, venue_instruments, worker, emulator
 ):
-    worker.start({**EXECUTION_TEST_ENV, "TEST_PAUSE_AFTER_WRITE_AHEAD_SECONDS": "30"})
+    state_client().set(PAUSE_AFTER_WRITE_AHEAD_KEY, 30)
     order = trader.place(instrument(USDM, SYMBOL), type="limit")
     wait_for(
         lambda: OrderAttempt.objects.filter(order_id=order["id"], outcome="pending").exists(),
@@ -180,8 +183,9 @@ def test_a_worker_killed_between_write_ahead_and_send_loses_nothing(
     )
     worker.kill()
     assert _venue_orders(emulator, order) == []  # never sent
+    state_client().delete(PAUSE_AFTER_WRITE_AHEAD_KEY)
 
-    worker.start(EXECUTION_TEST_ENV)  # reconciliation at start resolves it
+    worker.start()  # reconciliation at start resolves it
     settled = trader.wait(order["id"], {"NEW"}, worker=worker)
 
     truth = _exactly_one_at_venue(emulator, order)
@@ -202,7 +206,7 @@ def test_a_worker_killed_between_send_and_ack_loses_nothing_and_duplicates_nothi
 
     worker.kill()
     limit = trader.place(rows[1], type="limit")  # accepted while no worker runs
-    worker.start(EXECUTION_TEST_ENV)
+    worker.start()
 
     settled = trader.wait(market["id"], {"FILLED"}, worker=worker)
     truth = _exactly_one_at_venue(emulator, market)
@@ -253,20 +257,23 @@ def test_an_unknown_outcome_never_fails_over(trader, venue_instruments, worker, 
     from reliability.breaker import breaker_for
 
     emulator.add_fault("binance", "timeout", method="POST", path=ORDER_PATH, count=1, delay=30)
-    emulator.add_fault("binance", "drop", method="GET", path=ORDER_PATH, count=1000)
+    unreachable = emulator.add_fault("binance", "drop", method="GET", path=ORDER_PATH)
     body = order_body(instrument(USDM, SYMBOL), emulator, type="limit", failover=["bitmex"])
     order = trader.post(body).json()
     trader.wait(order["id"], {"SUBMIT_UNKNOWN"}, worker=worker)
-    breaker_for(USDM).force_open(by="test", reason="the venue looks down now")
 
-    # However long the venue stays unreachable, the order stays where it may exist.
-    wait_for(
-        lambda: len(_attempts(order["id"])) >= 1
-        and OrderEvent.objects.filter(order_id=order["id"], actor="reconciler").count() == 0,
-        what="resolver running",
-    )
-    assert trader.get(order["id"])["state"] == "SUBMIT_UNKNOWN"
-    assert trader.get(order["id"])["venue_api"] == USDM
+    def resolver_queries() -> int:
+        rules = emulator._call("GET", "binance", "faults")["rules"]
+        return next(r["fired"] for r in rules if r["id"] == unreachable["id"])
+
+    wait_for(lambda: resolver_queries() >= 2, what="the resolver to find the venue unreachable")
+    breaker_for(USDM).force_open(by="test", reason="the venue looks down now")
+    # Refused before sending from now on, which WOULD move a never-sent order: not this one.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        now = trader.get(order["id"])
+        assert (now["state"], now["venue_api"]) == ("SUBMIT_UNKNOWN", USDM)
+        time.sleep(0.2)
 
     emulator.clear_faults("binance")
     breaker_for(USDM).reset(by="test", reason="venue back")
@@ -274,3 +281,4 @@ def test_an_unknown_outcome_never_fails_over(trader, venue_instruments, worker, 
     assert settled["venue_api"] == USDM
     _exactly_one_at_venue(emulator, order)
     assert emulator.orders("bitmex") == []
+    assert not any("failover" in reason for reason in _reasons(order["id"]))

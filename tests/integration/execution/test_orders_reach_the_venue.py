@@ -72,7 +72,7 @@ def test_limit_and_market_orders_on_every_market_type_reach_the_venue(
         assert len(emulator.orders(row.venue_api, client_order_id=settled["client_order_id"])) == 1
         if kind == "market":
             fills = Fill.objects.filter(order_id=order["id"])
-            assert fills.exists(), f"{row}: market order without fills\n" + "\n".join(l for l in worker.log_path.read_text().splitlines() if "fill" in l or "rror" in l)[-3000:]
+            assert fills.exists(), f"{row}: market order without fills"
             assert sum(f.quantity for f in fills) == Decimal(settled["filled_quantity"])
 
 
