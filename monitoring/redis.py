@@ -18,3 +18,13 @@ def state_client() -> redis.Redis:
         health_check_interval=30,
         decode_responses=True,
     )
+
+
+@cache
+def broker_client() -> redis.Redis:
+    """Redis of the Celery broker (queue lengths for the worker's metrics endpoint)."""
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+    )

@@ -43,13 +43,18 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
         "EMULATOR_BINANCE_PORT": str(_free_port()),
         "EMULATOR_BITMEX_PORT": str(_free_port()),
+        "WORKER_METRICS_PORT": str(_free_port()),
         "CELERY_CONCURRENCY": "1",
         "WEB_CONCURRENCY": "1",
     }
     log = open(tmp_path / "honcho.log", "wb")  # noqa: SIM115 - closed below
     honcho = subprocess.Popen(
         [f"{ROOT}/.venv/bin/honcho", "-f", "Procfile", "start"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
