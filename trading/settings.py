@@ -103,6 +103,10 @@ DATABASES = {
         "OPTIONS": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3, min_value=1)},
     }
 }
+if STAGE == "test":
+    # The test runner empties tables with TRUNCATE between transactional tests; order events
+    # refuse TRUNCATE unless the session allows it (orders/migrations/0003_*).
+    DATABASES["default"]["OPTIONS"]["options"] = "-c orders.allow_event_truncate=on"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker (db from REDIS_URL), cache (+1), shared reliability state (+2) ----------
@@ -192,6 +196,30 @@ BITMEX_API_SECRET = env_str("BITMEX_API_SECRET", "")
 EMULATOR_BINANCE_PORT = env_int("EMULATOR_BINANCE_PORT", 9101, min_value=1, max_value=65535)
 EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_value=65535)
 
+# --- Reliability: breakers, rate budgets, retries (README "Reliability" lists every variable) -
+# BREAKER_* (global) and BREAKER_<VENUE_API>_* (per venue API), RATE_*, RETRY_*; validated here.
+from reliability.conf import (  # noqa: E402 - reads env only, imports no Django app
+    breaker_config_from_env,
+    rate_config_from_env,
+    redis_retry_seconds,
+    retry_config_from_env,
+)
+
+RELIABILITY_BREAKERS = {api: breaker_config_from_env(api) for api in VENUE_APIS}
+RELIABILITY_RATE = rate_config_from_env()
+RELIABILITY_RETRY = retry_config_from_env()
+# Seconds a process on its local fallback breaker/budget waits before trying Redis again.
+RELIABILITY_REDIS_RETRY_SECONDS = redis_retry_seconds()
+
+# --- Orders --------------------------------------------------------------------------------
+# Seconds after accept during which an unacknowledged submit may still be (re)sent; past it the
+# outcome-unknown resolver stops resending and leaves the order to operators.
+ORDER_SUBMIT_DEADLINE_SECONDS = env_int("ORDER_SUBMIT_DEADLINE_SECONDS", 120, min_value=1)
+# Seconds an account's cached active-orders list lives (it is also dropped on every transition).
+ACTIVE_ORDERS_CACHE_SECONDS = env_int("ACTIVE_ORDERS_CACHE_SECONDS", 30, min_value=1)
+# At most this many orders in one /orders/active response (the list endpoint pages through all).
+ACTIVE_ORDERS_MAX = env_int("ACTIVE_ORDERS_MAX", 1000, min_value=1)
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orders.authentication.ApiKeyAuthentication"],
@@ -221,6 +249,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # One enum component for the venue names used by several fields.
+    "ENUM_NAME_OVERRIDES": {"ExchangeEnum": "orders.models.instruments.VENUES"},
 }
 
 # --- Auth, i18n, static ------------------------------------------------------------------
