@@ -79,12 +79,6 @@ VENUE_CALL_SECONDS = Histogram(
 VENUE_ERRORS = Counter(
     "venue_errors_total", "Venue call errors by class", ["venue", "operation", "error_class"]
 )
-VENUE_LAST_SUCCESS = Gauge(
-    "venue_last_success_timestamp_seconds",
-    "Unix time of the last call a venue API answered (ok or a business rejection)",
-    ["venue"],
-    multiprocess_mode="max",
-)
 RETRIES = Counter("retries_total", "Retries of venue calls", ["venue", "operation", "reason"])
 
 # --- circuit breakers -----------------------------------------------------------------------

@@ -12,7 +12,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring import metrics
 from monitoring.tasks import beat_heartbeat
-from monitoring.venues import last_success_at, observe_venue_call
 from monitoring.worker import child_exited, task_finished, task_revoked, task_started
 
 pytestmark = pytest.mark.django_db
@@ -42,64 +41,6 @@ def test_the_scrape_is_multiprocess():
     assert os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     assert any(
         name.startswith("counter_") for name in os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    )
-
-
-def test_a_venue_call_moves_calls_latency_and_last_success():
-    before = scrape()
-    observe_venue_call("binance.spot", "submit", seconds=0.042)
-    after = scrape()
-    labels = {"venue": "binance.spot", "operation": "submit"}
-    assert (
-        value(after, "venue_calls_total", outcome="ok", **labels)
-        - value(before, "venue_calls_total", outcome="ok", **labels)
-        == 1
-    )
-    assert (
-        value(after, "venue_call_seconds_count", **labels)
-        - value(before, "venue_call_seconds_count", **labels)
-        == 1
-    )
-    assert (
-        value(after, "venue_call_seconds_bucket", le="0.05", **labels)
-        - value(before, "venue_call_seconds_bucket", le="0.05", **labels)
-        == 1
-    )
-    assert value(after, "venue_call_seconds_bucket", le="0.025", **labels) == value(
-        before, "venue_call_seconds_bucket", le="0.025", **labels
-    )
-    assert value(after, "venue_last_success_timestamp_seconds", venue="binance.spot") > 0
-    assert last_success_at("binance.spot") is not None
-
-
-def test_a_failed_venue_call_counts_an_error_by_class_and_is_not_a_success():
-    before = scrape()
-    observe_venue_call("bitmex", "cancel", seconds=5.0, error_class="outcome_unknown", status=503)
-    after = scrape()
-    labels = {"venue": "bitmex", "operation": "cancel"}
-    delta = value(after, "venue_errors_total", error_class="outcome_unknown", **labels) - value(
-        before, "venue_errors_total", error_class="outcome_unknown", **labels
-    )
-    assert delta == 1
-    assert (
-        value(after, "venue_calls_total", outcome="error", **labels)
-        - value(before, "venue_calls_total", outcome="error", **labels)
-        == 1
-    )
-    assert last_success_at("bitmex") is None
-
-
-def test_a_business_rejection_still_proves_the_venue_reachable():
-    observe_venue_call("binance.usdm", "submit", seconds=0.01, error_class="rejected")
-    assert last_success_at("binance.usdm") is not None
-
-
-def test_a_venue_call_survives_redis_being_down(redis_server):
-    redis_server.stop()
-    observe_venue_call("binance.coinm", "query", seconds=0.01)  # must not raise
-    assert (
-        value(scrape(), "venue_calls_total", venue="binance.coinm", operation="query", outcome="ok")
-        >= 1
     )
 
 
@@ -149,8 +90,8 @@ def test_django_prometheus_counts_requests_by_view():
 
 def test_histogram_buckets_are_the_documented_1ms_to_30s():
     assert list(metrics.LATENCY_BUCKETS) == DOCUMENTED_BUCKETS
-    observe_venue_call("bitmex", "query", seconds=0.0004)
-    observe_venue_call("bitmex", "query", seconds=31.0)
+    metrics.VENUE_CALL_SECONDS.labels(venue="bitmex", operation="query").observe(0.0004)
+    metrics.VENUE_CALL_SECONDS.labels(venue="bitmex", operation="query").observe(31.0)
     after = scrape()
     les = sorted(
         float(dict(labels)["le"])
@@ -199,3 +140,19 @@ def test_a_dead_pool_childs_live_gauges_are_removed(tmp_path, monkeypatch):
     child_exited(pid=4242)
     assert not live.exists()
     assert kept.exists()  # counters of a dead child still count
+
+
+def test_queue_length_counts_the_messages_waiting_in_each_queue(redis_server):
+    from monitoring.redis import broker_client
+
+    broker_client().delete("default")
+    for _ in range(2):
+        beat_heartbeat.apply_async(queue="default")
+    try:
+        family = next(metrics.CeleryQueueLengthCollector().collect())
+        lengths = {s.labels["queue"]: s.value for s in family.samples}
+        assert lengths["default"] == 2 and lengths["bitmex"] == 0
+    finally:
+        broker_client().delete("default")
+    redis_server.stop()
+    assert next(metrics.CeleryQueueLengthCollector().collect()).samples == []
