@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from django.db import connection
 
@@ -39,3 +40,12 @@ def check_redis() -> dict:
 
 
 READINESS_CHECKS = {"postgresql": check_postgresql, "redis": check_redis}
+
+
+# Checks other apps register (name -> callable returning a dict with `ok`), e.g. the
+# reliability layer's breakers. monitoring imports none of them; they call register_check.
+REGISTERED_CHECKS: dict[str, Callable[[], dict]] = {}
+
+
+def register_check(name: str, fn: Callable[[], dict]) -> None:
+    REGISTERED_CHECKS[name] = fn

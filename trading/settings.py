@@ -196,6 +196,21 @@ BITMEX_API_SECRET = env_str("BITMEX_API_SECRET", "")
 EMULATOR_BINANCE_PORT = env_int("EMULATOR_BINANCE_PORT", 9101, min_value=1, max_value=65535)
 EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_value=65535)
 
+# --- Reliability: breakers, rate budgets, retries (README "Reliability" lists every variable) -
+# BREAKER_* (global) and BREAKER_<VENUE_API>_* (per venue API), RATE_*, RETRY_*; validated here.
+from reliability.conf import (  # noqa: E402 - reads env only, imports no Django app
+    breaker_config_from_env,
+    rate_config_from_env,
+    redis_retry_seconds,
+    retry_config_from_env,
+)
+
+RELIABILITY_BREAKERS = {api: breaker_config_from_env(api) for api in VENUE_APIS}
+RELIABILITY_RATE = rate_config_from_env()
+RELIABILITY_RETRY = retry_config_from_env()
+# Seconds a process on its local fallback breaker/budget waits before trying Redis again.
+RELIABILITY_REDIS_RETRY_SECONDS = redis_retry_seconds()
+
 # --- Orders --------------------------------------------------------------------------------
 # Seconds after accept during which an unacknowledged submit may still be (re)sent; past it the
 # outcome-unknown resolver stops resending and leaves the order to operators.
