@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from exchanges.types import InstrumentInfo
 from orders.models import Instrument
-from orders.models.instruments import venue_of
+from orders.services_instruments import instrument_sync
 
 log = structlog.get_logger(__name__)
 
@@ -42,12 +41,11 @@ class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"{self.venue_api}: {len(self.created)} new, {len(self.updated)} updated, "
-            f"{len(self.deactivated)} deactivated, {len(self.skipped)} skipped"
+            f"{len(self.deactivated)} deactivated"
         )
 
 
@@ -62,58 +60,38 @@ def instruments_sync(*, venue_api: str, now: datetime | None = None) -> SyncRepo
 def instruments_store(
     *, venue_api: str, infos: list[InstrumentInfo], now: datetime | None = None
 ) -> SyncReport:
+    """Stores the venue API's tradable instruments (orders.services_instruments) and reports."""
     now = now or timezone.now()
-    report = SyncReport(venue_api)
-    listed = {
-        info.venue_symbol: info
+    before = {
+        row.venue_symbol: _rules(row) for row in Instrument.objects.filter(venue_api=venue_api)
+    }
+    listed = [
+        info
         for info in infos
         if info.venue_api == venue_api and info.active and not _expired(info.expiry, now)
-    }
-    with transaction.atomic():
-        # Deactivate first, so a re-listed unified symbol never meets its old active row.
-        gone = Instrument.objects.filter(venue_api=venue_api, active=True).exclude(
-            venue_symbol__in=list(listed)
-        )
-        report.deactivated = sorted(gone.values_list("venue_symbol", flat=True))
-        gone.update(active=False, refreshed_at=now)
-        existing = {i.venue_symbol: i for i in Instrument.objects.filter(venue_api=venue_api)}
-        for venue_symbol, info in sorted(listed.items()):
-            _upsert(existing.get(venue_symbol), info, now, report)
+    ]
+    instrument_sync(venue_api=venue_api, infos=listed)
+    report = SyncReport(venue_api)
+    for row in Instrument.objects.filter(venue_api=venue_api).order_by("venue_symbol"):
+        old = before.get(row.venue_symbol)
+        if old is None:
+            report.created.append(row.venue_symbol)
+        elif old["active"] and not row.active:
+            report.deactivated.append(row.venue_symbol)
+        elif old != _rules(row):
+            report.updated.append(row.venue_symbol)
     log.info(
         "instruments_synced",
         venue=venue_api,
         created=len(report.created),
         updated=len(report.updated),
         deactivated=len(report.deactivated),
-        skipped=len(report.skipped),
     )
     return report
 
 
-def _upsert(row: Instrument | None, info: InstrumentInfo, now, report: SyncReport) -> None:
-    values = {name: getattr(info, name) for name in _COPIED}
-    values["market_type"] = info.market_type.value
-    if row is None:
-        row = Instrument(
-            venue=venue_of(info.venue_api), venue_api=info.venue_api, venue_symbol=info.venue_symbol
-        )
-        target = report.created
-    else:
-        changed = not row.active or any(getattr(row, k) != v for k, v in values.items())
-        target = report.updated if changed else None
-    for name, value in values.items():
-        setattr(row, name, value)
-    row.active = True
-    row.refreshed_at = now
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:  # another active row of this venue has the same unified symbol
-        log.warning("instrument_symbol_clash", venue_symbol=info.venue_symbol, symbol=info.symbol)
-        report.skipped.append(info.venue_symbol)
-        return
-    if target is not None:
-        target.append(info.venue_symbol)
+def _rules(row: Instrument) -> dict:
+    return {name: getattr(row, name) for name in (*_COPIED, "market_type", "active")}
 
 
 def _expired(expiry: datetime | None, now: datetime) -> bool:

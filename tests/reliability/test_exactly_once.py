@@ -14,7 +14,13 @@ import pytest
 from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
 from monitoring.redis import state_client
 from orders.models import Order, OrderAttempt, OrderEvent
-from tests.fixtures.execution import EXECUTION_TEST_ENV, instrument, order_body, wait_for
+from tests.fixtures.execution import (
+    EXECUTION_TEST_ENV,
+    instrument,
+    metric,
+    order_body,
+    wait_for,
+)
 from tests.worker_app import PAUSE_AFTER_WRITE_AHEAD_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -58,6 +64,7 @@ def test_a_timeout_after_accept_leaves_exactly_one_venue_order_and_adopts_it(
     trader, venue_instruments, worker, emulator
 ):
     emulator.add_fault("binance", "timeout", method="POST", path=ORDER_PATH, count=1, delay=30)
+    corrections = metric("reconciliation_corrections_total", venue=USDM, kind="state")
 
     order = trader.place(instrument(USDM, SYMBOL), type="limit")
     settled = trader.wait(order["id"], {"NEW"}, worker=worker)
@@ -72,6 +79,7 @@ def test_a_timeout_after_accept_leaves_exactly_one_venue_order_and_adopts_it(
         .values_list("to_state", "actor")
     )
     assert ("SUBMIT_UNKNOWN", "worker") in states and ("NEW", "reconciler") in states
+    assert metric("reconciliation_corrections_total", venue=USDM, kind="state") == corrections + 1
 
 
 def test_a_5xx_before_the_engine_is_retried_with_the_same_client_id(

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Fill, OrderAttempt
-from tests.fixtures.execution import EXECUTION_TEST_ENV, instrument
+from tests.fixtures.execution import EXECUTION_TEST_ENV, instrument, metric
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -77,6 +77,10 @@ def test_limit_and_market_orders_on_every_market_type_reach_the_venue(
 
 
 def test_every_send_is_written_ahead_and_completed(trader, venue_instruments, worker, emulator):
+    labels = {"venue": "binance.usdm"}
+    submitted = metric("orders_submitted_total", order_type="limit", **labels)
+    latencies = metric("order_end_to_end_seconds_count", **labels)
+
     order = trader.place(instrument("binance.usdm", "BTC/USDT:USDT"), type="limit")
     trader.wait(order["id"], {"NEW"}, worker=worker)
 
@@ -88,6 +92,8 @@ def test_every_send_is_written_ahead_and_completed(trader, venue_instruments, wo
     assert attempt.finished_at >= attempt.started_at
     assert attempt.correlation_id
     assert attempt.response["venue_order_id"] == trader.get(order["id"])["venue_order_id"]
+    assert metric("orders_submitted_total", order_type="limit", **labels) == submitted + 1
+    assert metric("order_end_to_end_seconds_count", **labels) == latencies + 1
 
 
 @pytest.mark.parametrize(
