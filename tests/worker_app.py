@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from celery.signals import task_postrun
+
 from orders.execution.signals import write_ahead_committed
 from trading.celery import app
 
@@ -28,3 +30,17 @@ def _pause_after_write_ahead(**_kwargs) -> None:
 
 
 write_ahead_committed.connect(_pause_after_write_ahead, weak=False)
+
+
+def _save_coverage(**_kwargs) -> None:
+    """Tests SIGKILL this worker: keep each task's coverage instead of losing it with the pool."""
+    try:
+        import coverage
+    except ImportError:  # pragma: no cover - coverage is a test dependency
+        return
+    current = coverage.Coverage.current()
+    if current is not None:
+        current.save()
+
+
+task_postrun.connect(_save_coverage, weak=False)

@@ -31,8 +31,9 @@ SYMBOL = "BTC/USDT:USDT"
 
 
 @pytest.fixture
-def accepted(api, emulator, venue_instruments):
+def accepted(api, emulator, venue_instruments, settings):
     """accepted(venue_api, symbol, **body) -> a PENDING_NEW Order (its task is never run here)."""
+    settings.VENUE_HTTP_READ_TIMEOUT = 1.5  # timeouts come quickly
 
     def make(venue_api=USDM, symbol=SYMBOL, type="limit", **extra) -> Order:
         body = order_body(instrument(venue_api, symbol), emulator, type=type, **extra)
@@ -102,6 +103,8 @@ def test_a_busy_order_is_left_to_the_worker_holding_its_lock(accepted):
         assert not order_lock_is_free(order.pk)
         assert order_submit(order_id=order.pk) == "busy"
         assert order_reconcile(order_id=order.pk) == "busy"
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(order.pk)])
     finally:
         other.close()
     with order_lock(order.pk) as held:
@@ -202,3 +205,88 @@ def test_sync_instruments_loads_every_venue_and_reports_an_unreachable_one(
     settings.BITMEX_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
     with pytest.raises(CommandError, match="bitmex"):
         call_command("sync_instruments", "--venue-api", "bitmex", "--strict")
+
+
+def _resting(accepted, venue_api=USDM, symbol=SYMBOL) -> Order:
+    order = accepted(venue_api, symbol)
+    assert order_submit(order_id=order.pk) == "acknowledged"
+    return _refresh(order)
+
+
+def test_an_amend_with_an_unknown_outcome_is_checked_before_it_is_sent_again(accepted, emulator):
+    order = _resting(accepted)
+    new_price = order.price - Decimal("1")
+    services.order_amend(order=order, price=new_price, actor=Actor.API)
+    emulator.add_fault("binance", "timeout", method="PUT", path="/fapi/v1/order", count=1)
+
+    assert order_amend_send(order_id=order.pk) == "retry"
+    assert _refresh(order).state == "PENDING_AMEND"
+    assert order.attempts.get(operation="amend").outcome == "outcome_unknown"
+
+    assert order_reconcile(order_id=order.pk) == "amended"  # it had landed
+    order = _refresh(order)
+    assert (order.state, order.price, order.amend_price) == ("NEW", new_price, None)
+    assert order.attempts.filter(operation="amend").count() == 1  # never sent twice
+
+
+def test_a_spot_cancel_replace_with_an_unknown_outcome_adopts_the_replacement(accepted, emulator):
+    order = _resting(accepted, "binance.spot", "BTC/USDT")
+    original_id = order.client_order_id
+    services.order_amend(order=order, price=order.price - Decimal("1"), actor=Actor.API)
+    emulator.add_fault(
+        "binance", "timeout", method="POST", path="/api/v3/order/cancelReplace", count=1
+    )
+
+    assert order_amend_send(order_id=order.pk) == "retry"
+    assert order_reconcile(order_id=order.pk) == "amended"
+
+    order = _refresh(order)
+    assert order.state == "NEW" and order.client_order_id == f"{original_id[:30]}-a1"
+    truth = emulator.order(order.client_order_id, "binance.spot")
+    assert truth["open"] and Decimal(truth["price"]) == order.price
+    assert not emulator.order(original_id, "binance.spot")["open"]
+
+
+def test_a_cancel_with_an_unknown_outcome_is_confirmed_by_reconciliation(accepted, emulator):
+    order = _resting(accepted)
+    services.order_cancel(order=order, actor=Actor.API)
+    emulator.add_fault("binance", "timeout", method="DELETE", path="/fapi/v1/order", count=1)
+
+    # The guard may resend the (idempotent) cancel: the venue then no longer knows it.
+    assert order_cancel_send(order_id=order.pk) in ("retry", "settled")
+    order_reconcile(order_id=order.pk)
+
+    order = _refresh(order)
+    assert order.state == "CANCELED" and order.cancel_confirm_source == "reconcile"
+    assert order.cancel_confirmed_at >= order.cancel_requested_at
+
+
+def test_an_open_order_the_venue_no_longer_knows_is_reported_not_changed(accepted, emulator):
+    order = _resting(accepted)
+    emulator.reset("binance")
+
+    assert order_reconcile(order_id=order.pk) == "missing"
+    assert _refresh(order).state == "NEW"
+
+
+def test_a_pending_attempt_found_under_the_lock_means_its_worker_died(accepted, emulator):
+    order = accepted()
+    OrderAttempt.objects.create(
+        order=order,
+        operation="submit",
+        venue_api=USDM,
+        endpoint="POST /fapi/v1/order",
+        client_order_id=order.client_order_id,
+    )
+
+    assert order_submit(order_id=order.pk) == "unknown"
+    assert _refresh(order).state == "SUBMIT_UNKNOWN"
+    assert OrderAttempt.objects.get(order=order).outcome == "outcome_unknown"
+
+
+def test_a_pending_new_order_nobody_worked_on_is_queued_again(accepted, settings):
+    settings.EXECUTION_STALE_SECONDS = 0
+    order = accepted()
+    assert order_reconcile(order_id=order.pk) == "requeued"
+    settings.EXECUTION_STALE_SECONDS = 3600
+    assert order_reconcile(order_id=order.pk) == "waiting"
