@@ -193,6 +193,31 @@ BINANCE_API_KEY = env_str("BINANCE_API_KEY", "")
 BINANCE_API_SECRET = env_str("BINANCE_API_SECRET", "")
 BITMEX_API_KEY = env_str("BITMEX_API_KEY", "")
 BITMEX_API_SECRET = env_str("BITMEX_API_SECRET", "")
+# Venue HTTP clients: one pooled httpx.Client per venue API per process (exchanges/registry.py).
+# Seconds to open a TCP connection; a refused/timed-out connect is "not sent" (may fail over).
+VENUE_HTTP_CONNECT_TIMEOUT = env_float("VENUE_HTTP_CONNECT_TIMEOUT", 3.0, min_value=0.05)
+# Seconds to wait for the response; past it a write's outcome is unknown (Binance's own is 10 s).
+VENUE_HTTP_READ_TIMEOUT = env_float("VENUE_HTTP_READ_TIMEOUT", 10.0, min_value=0.05)
+# Seconds to send the request.
+VENUE_HTTP_WRITE_TIMEOUT = env_float("VENUE_HTTP_WRITE_TIMEOUT", 5.0, min_value=0.05)
+# Seconds to wait for a free pooled connection (then "not sent").
+VENUE_HTTP_POOL_TIMEOUT = env_float("VENUE_HTTP_POOL_TIMEOUT", 2.0, min_value=0.05)
+# Connections per venue API per process, and how many idle ones are kept.
+VENUE_HTTP_MAX_CONNECTIONS = env_int("VENUE_HTTP_MAX_CONNECTIONS", 10, min_value=1)
+VENUE_HTTP_MAX_KEEPALIVE = env_int("VENUE_HTTP_MAX_KEEPALIVE", 5, min_value=0)
+# Seconds an idle connection is reused; below the servers' keep-alive (uvicorn: 5 s) so a request
+# never goes out on a connection the server is closing.
+VENUE_HTTP_KEEPALIVE_EXPIRY = env_float("VENUE_HTTP_KEEPALIVE_EXPIRY", 4.0)
+if VENUE_HTTP_MAX_KEEPALIVE > VENUE_HTTP_MAX_CONNECTIONS:
+    raise EnvError("VENUE_HTTP_MAX_KEEPALIVE", "must not exceed VENUE_HTTP_MAX_CONNECTIONS")
+if VENUE_HTTP_READ_TIMEOUT >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise EnvError("VENUE_HTTP_READ_TIMEOUT", "must be shorter than CELERY_TASK_SOFT_TIME_LIMIT")
+# Binance: milliseconds a signed request stays valid after its timestamp (venue max 60000).
+BINANCE_RECV_WINDOW_MS = env_int("BINANCE_RECV_WINDOW_MS", 5000, min_value=1, max_value=60000)
+# Binance: seconds between server-time offset re-syncs (also re-synced on every -1021).
+BINANCE_TIME_SYNC_SECONDS = env_float("BINANCE_TIME_SYNC_SECONDS", 300.0, min_value=1.0)
+# BitMEX: seconds from signing until api-expires (BitMEX refuses the request after it).
+BITMEX_API_EXPIRES_SECONDS = env_int("BITMEX_API_EXPIRES_SECONDS", 10, min_value=1, max_value=3600)
 EMULATOR_BINANCE_PORT = env_int("EMULATOR_BINANCE_PORT", 9101, min_value=1, max_value=65535)
 EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_value=65535)
 
