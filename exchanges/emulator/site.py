@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from starlette.requests import Request
+from starlette.responses import Response
 
 from exchanges.emulator.faults import FaultRule, FaultSet
 from exchanges.emulator.venue import Venue
@@ -108,6 +110,31 @@ def drop_connection(send: Send) -> None:
     if transport is None:
         raise RuntimeError("cannot reach the connection's transport to drop it")
     transport.close()
+
+
+class VenueRouter:
+    """Exact-path dispatch for the venue endpoints (Starlette's router tries every route's
+    regex in turn, which costs more than the endpoint itself); anything else goes to the
+    Starlette app behind it (control API, 404, 405)."""
+
+    def __init__(self, app, routes: dict[str, dict[str, Callable]]):
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            handler = self.routes.get(scope["path"], {}).get(scope["method"])
+            if handler is not None:
+                return await handler(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def asgi_endpoint(func: Callable[[Request], Awaitable[Response]]):
+    async def app(scope, receive, send):
+        response = await func(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return app
 
 
 class FaultMiddleware:

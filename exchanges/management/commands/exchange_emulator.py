@@ -7,8 +7,10 @@ import contextlib
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from exchanges.emulator.ratelimit import BinanceLimits, Window
+from exchanges.emulator.ratelimit import BinanceLimits, BitmexLimits, Window
 from exchanges.emulator.server import Emulator, EmulatorConfig
+
+BINANCE_APIS = ("binance.spot", "binance.usdm", "binance.coinm")
 
 
 class Command(BaseCommand):
@@ -33,10 +35,10 @@ class Command(BaseCommand):
             help="reference prices random-walk one step every N seconds (0: prices stand still)",
         )
         parser.add_argument(
-            "--binance-weight-limit",
-            type=int,
-            default=None,
-            help="REQUEST_WEIGHT per minute for every Binance API (default: the venue's)",
+            "--rate-limit-scale",
+            type=float,
+            default=1.0,
+            help="multiply every venue rate limit (1: the venues' own; benchmarks use more)",
         )
 
     def handle(self, *args, **opts):
@@ -48,19 +50,9 @@ class Command(BaseCommand):
             credentials[venue] = {key: secret} if key else {}
             if not key:
                 self.stderr.write(f"exchange_emulator: no {venue} credentials; signed calls fail")
-        limits = {}
-        if opts["binance_weight_limit"]:
-            for api in ("binance.spot", "binance.usdm", "binance.coinm"):
-                default = BinanceLimits.defaults(api)
-                windows = [
-                    Window(
-                        w.rate_limit_type, w.interval, w.interval_num, opts["binance_weight_limit"]
-                    )
-                    if w.rate_limit_type == "REQUEST_WEIGHT"
-                    else w
-                    for w in default.windows
-                ]
-                limits[api] = BinanceLimits(windows)
+        scale = opts["rate_limit_scale"]
+        if scale <= 0:
+            raise CommandError("--rate-limit-scale must be > 0")
         config = EmulatorConfig(
             host=opts["host"],
             binance_port=opts["binance_port"],
@@ -69,7 +61,13 @@ class Command(BaseCommand):
             bitmex_credentials=credentials["bitmex"],
             seed=opts["seed"],
             walk_seconds=opts["walk_seconds"],
-            binance_limits=limits,
+            binance_limits={
+                api: _scaled(BinanceLimits.defaults(api), scale) for api in BINANCE_APIS
+            },
+            bitmex_limits=BitmexLimits(
+                max(1, int(BitmexLimits().per_minute * scale)),
+                max(1, int(BitmexLimits().order_per_second * scale)),
+            ),
         )
         emulator = Emulator(config)
         self.stdout.write(
@@ -79,3 +77,11 @@ class Command(BaseCommand):
         self.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             emulator.run()
+
+
+def _scaled(limits: BinanceLimits, scale: float) -> BinanceLimits:
+    windows = [
+        Window(w.rate_limit_type, w.interval, w.interval_num, max(1, int(w.limit * scale)))
+        for w in limits.windows
+    ]
+    return BinanceLimits(windows, limits.ban_after, limits.first_ban_seconds)
