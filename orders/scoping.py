@@ -7,7 +7,11 @@ from django.http import Http404
 
 
 def for_account(queryset: QuerySet, request_or_account) -> QuerySet:
-    """Restricts a queryset to the caller's account (never empty-filter by mistake)."""
+    """Restricts a queryset to the caller's account (a request, an ApiClient or an Account)."""
+    from orders.models import Account
+
+    if isinstance(request_or_account, Account):
+        return queryset.filter(account_id=request_or_account.pk)
     account_id = getattr(request_or_account, "account_id", None)
     if account_id is None:
         user = getattr(request_or_account, "user", None)

@@ -31,6 +31,7 @@ class VenueError(Exception):
         retry_after: float | None = None,
         sent: bool = True,
         payload: object = None,
+        headers: object = None,
     ):
         super().__init__(message)
         self.message = message
@@ -40,6 +41,9 @@ class VenueError(Exception):
         self.retry_after = retry_after  # seconds the venue asked us to wait
         self.sent = sent  # False when the request provably never left (refused, breaker open)
         self.payload = payload
+        # The response headers, when there was a response: the rate budget corrects itself from
+        # them (X-MBX-USED-WEIGHT-1M, x-ratelimit-remaining, Retry-After). Any mapping works.
+        self.headers = headers if headers is not None else {}
 
     @property
     def counts_as_breaker_failure(self) -> bool:
@@ -95,3 +99,14 @@ class RateLimitedError(RetryableError):
             sent=False,
         )
         self.reason = reason
+
+
+class DeadlineExceededError(RetryableError):
+    """Refused before sending: the caller's deadline passed before an attempt could start."""
+
+    def __init__(self, venue: str, *, operation: str = ""):
+        super().__init__(
+            f"deadline passed before {operation or 'the call'} to {venue} could start",
+            venue=venue,
+            sent=False,
+        )

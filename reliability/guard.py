@@ -17,6 +17,29 @@ CONTRACT (adapters depend on exactly this signature; the reliability issue fills
 Raises BreakerOpenError / RateLimitedError (sent=False) when refused before sending, or the
 last VenueError when retries are exhausted. An OutcomeUnknownError from a submit is never
 retried here: it goes straight back to the caller (the resolver handles it).
+
+What guarded_call does with each error class fn raises (breaker = this venue API's breaker):
+
+| raised by fn                        | breaker                 | retried?                                  |
+|-------------------------------------|-------------------------|-------------------------------------------|
+| RetryableError (5xx overloaded, ...)| failure                 | yes, every operation (backoff + jitter)   |
+|   ... with status 429               | success (venue answers) | yes, after max(backoff, Retry-After); the |
+|                                     |                         | shared budget cools down for every worker |
+| RejectedError (business answer)     | success (never trips)   | never                                     |
+| OutcomeUnknownError                 | failure                 | submit/amend (and unknown names): never;  |
+|                                     |                         | cancel and reads: yes                     |
+| FatalError (auth)                   | failure                 | never                                     |
+| FatalError/any error with status 418| open until the ban ends | never                                     |
+| (ban: Retry-After or default)       | (trigger "ban")         |                                           |
+| any other exception (a bug)         | failure                 | never (propagates unchanged)              |
+
+A successful call slower than the breaker's slow-call threshold counts as a breaker failure
+(its result is still returned). Refusals before sending (BreakerOpenError, RateLimitedError,
+DeadlineExceededError; all sent=False) are never retried here: the caller fails fast or fails
+over. If an earlier attempt's outcome is unknown, a later refusal re-raises that
+OutcomeUnknownError instead (something may have happened at the venue). Every retry is logged
+(`venue.retry`) and counted (retries_total{venue,operation,reason}); every attempt is counted
+in venue_calls_total / venue_call_seconds / venue_errors_total, so adapters need not.
 """
 
 from __future__ import annotations
@@ -24,6 +47,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from typing import TypeVar
+
+from django.conf import settings
+from tenacity import Retrying, retry_if_exception
+
+from monitoring.metrics import VENUE_CALL_SECONDS, VENUE_CALLS, VENUE_ERRORS
+from reliability.errors import (
+    BreakerOpenError,
+    DeadlineExceededError,
+    ErrorClass,
+    OutcomeUnknownError,
+    RateLimitedError,
+    VenueError,
+)
 
 T = TypeVar("T")
 
@@ -44,5 +80,95 @@ def guarded_call(
     priority: Priority = Priority.NORMAL,
     deadline: float | None = None,
 ) -> T:
-    # Placeholder until the reliability layer lands: a direct call.
-    return fn()
+    from reliability.retry import FullJitterBackoff, log_retry, policy_for, should_retry, stop_for
+    from reliability.runtime import runtime
+
+    rt = runtime()
+    policy = policy_for(operation)
+    config = settings.RELIABILITY_RETRY
+    if deadline is None:
+        deadline = rt.clock() + config.default_deadline_seconds
+    attempt = _Attempt(venue_api, operation, fn, weight, orders, Priority(priority), deadline)
+    retrying = Retrying(
+        retry=retry_if_exception(lambda exc: should_retry(policy, exc)),
+        stop=stop_for(policy, config, deadline, rt.clock),
+        wait=FullJitterBackoff(
+            base=config.base_seconds, cap=config.max_backoff_seconds, rng=rt.rng
+        ),
+        sleep=rt.sleep,
+        before_sleep=lambda state: log_retry(venue_api, operation, state),
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except (BreakerOpenError, RateLimitedError, DeadlineExceededError) as refusal:
+        if attempt.unknown is not None:
+            raise attempt.unknown from refusal
+        raise
+
+
+class _Attempt:
+    """One try: deadline -> rate budget -> breaker -> fn() -> settle breaker and budget."""
+
+    def __init__(self, venue_api, operation, fn, weight, orders, priority, deadline):
+        self.venue_api, self.operation, self.fn = venue_api, operation, fn
+        self.weight, self.orders, self.priority, self.deadline = weight, orders, priority, deadline
+        self.unknown: OutcomeUnknownError | None = None
+
+    def __call__(self):
+        from reliability.breaker import breaker_for
+        from reliability.budget import budget_for
+        from reliability.runtime import runtime
+
+        clock = runtime().clock
+        if clock() >= self.deadline:
+            raise DeadlineExceededError(self.venue_api, operation=self.operation)
+        breaker = breaker_for(self.venue_api)
+        breaker.check()  # fail fast before waiting for budget
+        budget = budget_for(self.venue_api)
+        budget.acquire(
+            weight=self.weight, orders=self.orders, priority=self.priority, deadline=self.deadline
+        )
+        permit = breaker.acquire()
+        started = clock()
+        try:
+            result = self.fn()
+        except VenueError as exc:
+            self._settle_error(exc, breaker, budget, permit, clock() - started)
+            raise
+        except Exception:
+            self._count("bug", clock() - started)
+            breaker.record_failure(permit, cause="unexpected_exception")
+            raise
+        elapsed = clock() - started
+        self._count("ok", elapsed)
+        budget.observe(headers=getattr(result, "headers", None))
+        slow = breaker.config.slow_call_seconds
+        if slow and elapsed > slow:
+            breaker.record_failure(permit, cause="slow_call")
+        else:
+            breaker.record_success(permit)
+        return result
+
+    def _count(self, outcome: str, elapsed: float) -> None:
+        VENUE_CALLS.labels(venue=self.venue_api, operation=self.operation, outcome=outcome).inc()
+        VENUE_CALL_SECONDS.labels(venue=self.venue_api, operation=self.operation).observe(
+            max(elapsed, 0.0)
+        )
+
+    def _settle_error(self, exc: VenueError, breaker, budget, permit, elapsed: float) -> None:
+        self._count(exc.error_class.value, elapsed)
+        VENUE_ERRORS.labels(
+            venue=self.venue_api, operation=self.operation, error_class=exc.error_class.value
+        ).inc()
+        if isinstance(exc, OutcomeUnknownError):
+            self.unknown = exc
+        ban_until = budget.observe(
+            headers=exc.headers, status=exc.status, retry_after=exc.retry_after
+        )
+        if ban_until is not None:
+            breaker.open_until(ban_until, reason=str(exc)[:200])
+        elif exc.status == 429 or exc.error_class is ErrorClass.REJECTED:
+            breaker.record_success(permit)  # the venue answered: it is up
+        else:
+            breaker.record_failure(permit, cause=exc.error_class.value)

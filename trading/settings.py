@@ -103,6 +103,10 @@ DATABASES = {
         "OPTIONS": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3, min_value=1)},
     }
 }
+if STAGE == "test":
+    # The test runner empties tables with TRUNCATE between transactional tests; order events
+    # refuse TRUNCATE unless the session allows it (orders/migrations/0003_*).
+    DATABASES["default"]["OPTIONS"]["options"] = "-c orders.allow_event_truncate=on"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker (db from REDIS_URL), cache (+1), shared reliability state (+2) ----------
@@ -189,8 +193,57 @@ BINANCE_API_KEY = env_str("BINANCE_API_KEY", "")
 BINANCE_API_SECRET = env_str("BINANCE_API_SECRET", "")
 BITMEX_API_KEY = env_str("BITMEX_API_KEY", "")
 BITMEX_API_SECRET = env_str("BITMEX_API_SECRET", "")
+# Venue HTTP clients: one pooled httpx.Client per venue API per process (exchanges/registry.py).
+# Seconds to open a TCP connection; a refused/timed-out connect is "not sent" (may fail over).
+VENUE_HTTP_CONNECT_TIMEOUT = env_float("VENUE_HTTP_CONNECT_TIMEOUT", 3.0, min_value=0.05)
+# Seconds to wait for the response; past it a write's outcome is unknown (Binance's own is 10 s).
+VENUE_HTTP_READ_TIMEOUT = env_float("VENUE_HTTP_READ_TIMEOUT", 10.0, min_value=0.05)
+# Seconds to send the request.
+VENUE_HTTP_WRITE_TIMEOUT = env_float("VENUE_HTTP_WRITE_TIMEOUT", 5.0, min_value=0.05)
+# Seconds to wait for a free pooled connection (then "not sent").
+VENUE_HTTP_POOL_TIMEOUT = env_float("VENUE_HTTP_POOL_TIMEOUT", 2.0, min_value=0.05)
+# Connections per venue API per process, and how many idle ones are kept.
+VENUE_HTTP_MAX_CONNECTIONS = env_int("VENUE_HTTP_MAX_CONNECTIONS", 10, min_value=1)
+VENUE_HTTP_MAX_KEEPALIVE = env_int("VENUE_HTTP_MAX_KEEPALIVE", 5, min_value=0)
+# Seconds an idle connection is reused; below the servers' keep-alive (uvicorn: 5 s) so a request
+# never goes out on a connection the server is closing.
+VENUE_HTTP_KEEPALIVE_EXPIRY = env_float("VENUE_HTTP_KEEPALIVE_EXPIRY", 4.0)
+if VENUE_HTTP_MAX_KEEPALIVE > VENUE_HTTP_MAX_CONNECTIONS:
+    raise EnvError("VENUE_HTTP_MAX_KEEPALIVE", "must not exceed VENUE_HTTP_MAX_CONNECTIONS")
+if VENUE_HTTP_READ_TIMEOUT >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise EnvError("VENUE_HTTP_READ_TIMEOUT", "must be shorter than CELERY_TASK_SOFT_TIME_LIMIT")
+# Binance: milliseconds a signed request stays valid after its timestamp (venue max 60000).
+BINANCE_RECV_WINDOW_MS = env_int("BINANCE_RECV_WINDOW_MS", 5000, min_value=1, max_value=60000)
+# Binance: seconds between server-time offset re-syncs (also re-synced on every -1021).
+BINANCE_TIME_SYNC_SECONDS = env_float("BINANCE_TIME_SYNC_SECONDS", 300.0, min_value=1.0)
+# BitMEX: seconds from signing until api-expires (BitMEX refuses the request after it).
+BITMEX_API_EXPIRES_SECONDS = env_int("BITMEX_API_EXPIRES_SECONDS", 10, min_value=1, max_value=3600)
 EMULATOR_BINANCE_PORT = env_int("EMULATOR_BINANCE_PORT", 9101, min_value=1, max_value=65535)
 EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_value=65535)
+
+# --- Reliability: breakers, rate budgets, retries (README "Reliability" lists every variable) -
+# BREAKER_* (global) and BREAKER_<VENUE_API>_* (per venue API), RATE_*, RETRY_*; validated here.
+from reliability.conf import (  # noqa: E402 - reads env only, imports no Django app
+    breaker_config_from_env,
+    rate_config_from_env,
+    redis_retry_seconds,
+    retry_config_from_env,
+)
+
+RELIABILITY_BREAKERS = {api: breaker_config_from_env(api) for api in VENUE_APIS}
+RELIABILITY_RATE = rate_config_from_env()
+RELIABILITY_RETRY = retry_config_from_env()
+# Seconds a process on its local fallback breaker/budget waits before trying Redis again.
+RELIABILITY_REDIS_RETRY_SECONDS = redis_retry_seconds()
+
+# --- Orders --------------------------------------------------------------------------------
+# Seconds after accept during which an unacknowledged submit may still be (re)sent; past it the
+# outcome-unknown resolver stops resending and leaves the order to operators.
+ORDER_SUBMIT_DEADLINE_SECONDS = env_int("ORDER_SUBMIT_DEADLINE_SECONDS", 120, min_value=1)
+# Seconds an account's cached active-orders list lives (it is also dropped on every transition).
+ACTIVE_ORDERS_CACHE_SECONDS = env_int("ACTIVE_ORDERS_CACHE_SECONDS", 30, min_value=1)
+# At most this many orders in one /orders/active response (the list endpoint pages through all).
+ACTIVE_ORDERS_MAX = env_int("ACTIVE_ORDERS_MAX", 1000, min_value=1)
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -221,6 +274,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # One enum component for the venue names used by several fields.
+    "ENUM_NAME_OVERRIDES": {"ExchangeEnum": "orders.models.instruments.VENUES"},
 }
 
 # --- Auth, i18n, static ------------------------------------------------------------------
@@ -267,5 +322,28 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json", choices=("json", "console"))
 LOGGING_CONFIG = None  # monitoring.logging.configure() sets logging up once per process
 
 from monitoring.logging import configure as _configure_logging  # noqa: E402
+from monitoring.logging import register_secret_values as _register_secret_values  # noqa: E402
 
 _configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+# These values are masked wherever they would appear in a log line.
+_register_secret_values(
+    SECRET_KEY,
+    BINANCE_API_KEY,
+    BINANCE_API_SECRET,
+    BITMEX_API_KEY,
+    BITMEX_API_SECRET,
+    DATABASES["default"]["PASSWORD"],
+    urlsplit(REDIS_URL).password,
+)
+
+# --- Observability: health, worker metrics and heartbeats ----------------------------------
+# Seconds a health result is reused (per process; venue probes shared fleet-wide via the cache).
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 5.0)
+# Seconds /health/ waits for all its checks together; a slower check is reported down.
+HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 3.0, min_value=0.1)
+# Seconds between worker heartbeats (health reports a worker gone after 3 missed ones).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 5, min_value=1)
+# Port of each Celery worker's /metrics (all its pool children summed); 0 turns it off.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9808, min_value=0, max_value=65535)
+# Address it listens on (0.0.0.0 in the container image, so Prometheus can reach it).
+WORKER_METRICS_BIND = env_str("WORKER_METRICS_BIND", "127.0.0.1")

@@ -1,0 +1,1 @@
+"""BitMEX (/api/v1): inverse, quanto and linear perpetuals and futures."""

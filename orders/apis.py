@@ -1,0 +1,427 @@
+"""REST API of orders (/api/v1/orders...): thin classes, nested serializers, services do the work."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exchanges.types import OrderType, Side, TimeInForce
+from monitoring import correlation
+from orders import selectors, services
+from orders.api_fields import DecimalString, ErrorSerializer, StrictSerializer, page_url
+from orders.errors import OrderInvalid
+from orders.models import VENUES, Actor, OrderState
+
+TAG = ["orders"]
+_CREATE_EXAMPLE = {
+    "exchange": "binance",
+    "symbol": "BTC/USDT:USDT",
+    "side": "buy",
+    "type": "limit",
+    "quantity": "0.010",
+    "price": "65000.5",
+    "time_in_force": "GTC",
+    "failover": ["bitmex"],
+}
+_ORDER_EXAMPLE = {
+    **_CREATE_EXAMPLE,
+    "quantity": "0.01",
+    "id": 42,
+    "client_order_id": "tp5f0c6e1f2b9a4d7c8e3f1a2b3c4d5e6f",
+    "venue_api": "binance.usdm",
+    "venue_symbol": "BTCUSDT",
+    "state": "PENDING_NEW",
+    "venue_order_id": None,
+    "filled_quantity": "0",
+    "average_price": None,
+    "version": 1,
+    "reject_reason": "",
+    "cancel_requested_at": None,
+    "cancel_confirmed_at": None,
+    "cancel_confirm_source": "",
+    "amend_quantity": None,
+    "amend_price": None,
+    "created_at": "2025-11-24T10:00:00.000000Z",
+    "updated_at": "2025-11-24T10:00:00.000000Z",
+}
+_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid request; names the rule broken."),
+    401: OpenApiResponse(ErrorSerializer, description="Missing or unknown API key."),
+    403: OpenApiResponse(ErrorSerializer, description="The key lacks the needed scope."),
+    404: OpenApiResponse(ErrorSerializer, description="No such order for this account."),
+    429: OpenApiResponse(ErrorSerializer, description="Throttled."),
+}
+
+
+def _errors(*codes: int) -> dict:
+    return {code: _ERRORS[code] for code in codes}
+
+
+@extend_schema_serializer(component_name="Order")
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    client_order_id = serializers.CharField(help_text="Minted at accept; sent on every attempt.")
+    exchange = serializers.CharField(source="venue")
+    venue_api = serializers.CharField(help_text="binance.spot, binance.usdm, binance.coinm, bitmex")
+    symbol = serializers.CharField(source="instrument.symbol", help_text="Unified (ccxt) symbol.")
+    venue_symbol = serializers.CharField(source="instrument.venue_symbol")
+    side = serializers.CharField()
+    type = serializers.CharField()
+    time_in_force = serializers.CharField(allow_null=True)
+    quantity = DecimalString()
+    price = DecimalString(allow_null=True)
+    failover = serializers.ListField(child=serializers.CharField(), source="failover_venues")
+    state = serializers.ChoiceField(choices=OrderState.choices)
+    venue_order_id = serializers.CharField(allow_null=True)
+    filled_quantity = DecimalString()
+    average_price = DecimalString(allow_null=True)
+    version = serializers.IntegerField(help_text="Send it back in If-Match to amend safely.")
+    reject_reason = serializers.CharField()
+    cancel_requested_at = serializers.DateTimeField(allow_null=True)
+    cancel_confirmed_at = serializers.DateTimeField(allow_null=True)
+    cancel_confirm_source = serializers.CharField(help_text='"ack", "reconcile" or empty.')
+    amend_quantity = DecimalString(allow_null=True, help_text="Amend in flight: new quantity.")
+    amend_price = DecimalString(allow_null=True, help_text="Amend in flight: new price.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def render_orders(orders) -> list[dict]:
+    return OrderOutputSerializer(orders, many=True).data
+
+
+class _CommaList(serializers.ListField):
+    """`?state=NEW&state=FILLED` or `?state=NEW,FILLED`."""
+
+    def __init__(self, *args, upper: bool = False, **kwargs):
+        self.upper = upper
+        super().__init__(*args, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [data]
+        items = [part.strip() for item in data for part in str(item).split(",") if part.strip()]
+        return super().to_internal_value([p.upper() for p in items] if self.upper else items)
+
+
+def _location(request, order) -> str:
+    return request.build_absolute_uri(reverse("order-detail", args=[order.pk]))
+
+
+class OrderListCreateApi(APIView):
+    @extend_schema_serializer(component_name="OrderCreate")
+    class InputSerializer(StrictSerializer):
+        exchange = serializers.ChoiceField(choices=VENUES, help_text="Preferred venue.")
+        symbol = serializers.CharField(
+            max_length=48, help_text="Unified symbol, e.g. BTC/USDT:USDT."
+        )
+        side = serializers.ChoiceField(choices=[s.value for s in Side])
+        type = serializers.ChoiceField(choices=[t.value for t in OrderType])
+        quantity = DecimalString(help_text="In the venue's order unit (base asset or contracts).")
+        price = DecimalString(required=False, allow_null=True, help_text="Limit orders only.")
+        time_in_force = serializers.ChoiceField(
+            choices=[t.value for t in TimeInForce], required=False, allow_null=True
+        )
+        failover = serializers.ListField(
+            child=serializers.ChoiceField(choices=VENUES), required=False, max_length=len(VENUES)
+        )
+
+    class FilterSerializer(serializers.Serializer):
+        ids = _CommaList(
+            child=serializers.IntegerField(min_value=1), required=False, max_length=500
+        )
+        state = _CommaList(
+            child=serializers.ChoiceField(choices=OrderState.choices), required=False, upper=True
+        )
+        created_after = serializers.DateTimeField(required=False, help_text="Inclusive.")
+        created_before = serializers.DateTimeField(required=False, help_text="Exclusive.")
+        exchange = serializers.ChoiceField(choices=VENUES, required=False)
+        symbol = serializers.CharField(required=False, max_length=48)
+        cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+    @extend_schema_serializer(component_name="OrderPage")
+    class ListOutputSerializer(serializers.Serializer):
+        results = OrderOutputSerializer(many=True)
+        next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+
+    @extend_schema(
+        tags=TAG,
+        summary="List orders",
+        operation_id="orders_list",
+        description="Newest first, keyset-paginated: follow `next` until it is null.",
+        parameters=[FilterSerializer],
+        responses={200: ListOutputSerializer, **_errors(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        f = params.validated_data
+        page = selectors.order_list(
+            account=request.user.account,
+            ids=f.get("ids"),
+            states=f.get("state"),
+            created_after=f.get("created_after"),
+            created_before=f.get("created_before"),
+            exchange=f.get("exchange"),
+            symbol=f.get("symbol"),
+            cursor=f.get("cursor"),
+            limit=f["limit"],
+        )
+        body = {"results": render_orders(page.results), "next": page_url(request, page.next_cursor)}
+        return Response(body)
+
+    @extend_schema(
+        tags=TAG,
+        summary="Place an order",
+        operation_id="orders_create",
+        description=(
+            "Validates the order against the instrument (tick size, step size, minimum "
+            "quantity and notional, precision), accepts it in state PENDING_NEW and queues its "
+            "submission: the answer is 202 with a Location to poll. With an `Idempotency-Key`, a "
+            "repeated request returns the original order (header `Idempotent-Replayed: true`); "
+            "the same key with a different body is a 422."
+        ),
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Up to 255 printable characters, unique per account.",
+            )
+        ],
+        responses={
+            202: OrderOutputSerializer,
+            422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused."),
+            **_errors(400, 401, 403, 429),
+        },
+        examples=[
+            OpenApiExample("Limit order", value=_CREATE_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Accepted", value=_ORDER_EXAMPLE, response_only=True, status_codes=["202"]
+            ),
+            OpenApiExample(
+                "Tick size broken",
+                value={
+                    "error": {
+                        "code": "validation_error",
+                        "message": "price: 65000.55 is not a multiple of the tick size 0.1",
+                        "details": {
+                            "price": ["65000.55 is not a multiple of the tick size 0.1"],
+                            "rule": "tick_size",
+                        },
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request):
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.order_create(
+            account=request.user.account,
+            data=body.validated_data,
+            idempotency_key=_idempotency_key(request),
+            correlation_id=correlation.current(),
+        )
+        headers = {"Location": _location(request, order)}
+        if order.idempotent_replay:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED, headers=headers
+        )
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= 255 or not key.isprintable():
+        raise OrderInvalid(
+            "Idempotency-Key", "must be 1 to 255 printable characters", rule="idempotency_key"
+        )
+    return key
+
+
+def _if_match(request) -> int | None:
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    text = raw.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise OrderInvalid(
+            "If-Match", 'must be the order version, e.g. "3" (its ETag)', rule="if_match"
+        )
+    return int(text)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema_serializer(component_name="OrderAmend")
+    class InputSerializer(StrictSerializer):
+        quantity = DecimalString(required=False, help_text="New total quantity (>= filled).")
+        price = DecimalString(required=False, help_text="New limit price.")
+
+    @extend_schema(
+        tags=TAG,
+        summary="Get an order",
+        operation_id="orders_retrieve",
+        description="The response carries the order's version as its ETag.",
+        responses={200: OrderOutputSerializer, **_errors(401, 403, 404, 429)},
+        examples=[OpenApiExample("Order", value=_ORDER_EXAMPLE, response_only=True)],
+    )
+    def get(self, request, order_id: int):
+        order = selectors.order_get(account=request.user.account, order_id=order_id)
+        return Response(OrderOutputSerializer(order).data, headers={"ETag": f'"{order.version}"'})
+
+    @extend_schema(
+        tags=TAG,
+        summary="Amend an order's quantity and/or price",
+        operation_id="orders_amend",
+        description=(
+            "Moves the order to PENDING_AMEND and queues the amend (202). Send the version you "
+            "read in `If-Match`: if the order changed meanwhile the answer is 409 "
+            "`version_conflict`. An order that cannot be amended in its state is 409 "
+            "`illegal_transition`."
+        ),
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description='The order version (its ETag), e.g. "3".',
+            )
+        ],
+        responses={
+            202: OrderOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Version conflict or illegal state."),
+            **_errors(400, 401, 403, 404, 429),
+        },
+        examples=[
+            OpenApiExample("New price", value={"price": "64950.0"}, request_only=True),
+        ],
+    )
+    def patch(self, request, order_id: int):
+        order = selectors.order_get(account=request.user.account, order_id=order_id)
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.order_amend(
+            order=order,
+            quantity=body.validated_data.get("quantity"),
+            price=body.validated_data.get("price"),
+            expected_version=_if_match(request),
+            actor=Actor.API,
+            correlation_id=correlation.current(),
+        )
+        return Response(
+            OrderOutputSerializer(order).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"ETag": f'"{order.version}"'},
+        )
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        summary="Cancel an order",
+        operation_id="orders_cancel",
+        description=(
+            "Moves the order to PENDING_CANCEL and queues the cancel (202). Cancelling an order "
+            "already PENDING_CANCEL returns it unchanged; a terminal order (FILLED, CANCELED, "
+            "...) or one whose submit outcome is unknown is 409 `illegal_transition`."
+        ),
+        request=None,
+        responses={
+            202: OrderOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The order cannot be cancelled."),
+            **_errors(401, 403, 404, 429),
+        },
+    )
+    def post(self, request, order_id: int):
+        order = selectors.order_get(account=request.user.account, order_id=order_id)
+        order = services.order_cancel(
+            order=order, actor=Actor.API, correlation_id=correlation.current()
+        )
+        return Response(OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED)
+
+
+class OrderEventsApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        cursor = serializers.CharField(required=False)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+    @extend_schema_serializer(component_name="OrderEventPage")
+    class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="OrderEvent")
+        class Event(serializers.Serializer):
+            sequence = serializers.IntegerField()
+            from_state = serializers.CharField(allow_null=True)
+            to_state = serializers.CharField()
+            reason = serializers.CharField()
+            actor = serializers.CharField(help_text="api, worker, reconciler or operator")
+            correlation_id = serializers.CharField(allow_null=True)
+            venue_payload = serializers.JSONField(allow_null=True)
+            created_at = serializers.DateTimeField()
+
+        results = Event(many=True)
+        next = serializers.URLField(allow_null=True)
+
+    @extend_schema(
+        tags=TAG,
+        summary="An order's history",
+        operation_id="orders_events",
+        description="Every state change, oldest first (append-only; each names its actor).",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    def get(self, request, order_id: int):
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        order = selectors.order_get(account=request.user.account, order_id=order_id)
+        page = selectors.order_events(
+            order=order,
+            cursor=params.validated_data.get("cursor"),
+            limit=params.validated_data["limit"],
+        )
+        body = {"results": page.results, "next": page_url(request, page.next_cursor)}
+        return Response(self.OutputSerializer(body).data)
+
+
+class ActiveOrdersApi(APIView):
+    @extend_schema_serializer(component_name="ActiveOrders")
+    class OutputSerializer(serializers.Serializer):
+        results = OrderOutputSerializer(many=True)
+        next = serializers.URLField(allow_null=True, help_text="Always null (one page).")
+        source = serializers.ChoiceField(
+            choices=["cache", "database"], help_text="Where this answer came from."
+        )
+        as_of = serializers.DateTimeField(help_text="When the orders were read from PostgreSQL.")
+        truncated = serializers.BooleanField(help_text="More active orders than one answer holds.")
+
+    @extend_schema(
+        tags=TAG,
+        summary="Active orders",
+        operation_id="orders_active",
+        description=(
+            "Every order not in a terminal state, newest first. Cached per account in Redis and "
+            "refreshed on every state change; served from PostgreSQL when Redis is down. "
+            "`source` and `as_of` say how fresh the answer is."
+        ),
+        responses={200: OutputSerializer, **_errors(401, 403, 429)},
+    )
+    def get(self, request):
+        body = selectors.active_orders(account=request.user.account, render=render_orders)
+        return Response({**body, "next": None})

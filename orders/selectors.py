@@ -1,0 +1,180 @@
+"""Reads of the order domain: lists with keyset pagination, one order, events, active orders."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from orders import cache as active_cache
+from orders import lifecycle, scoping
+from orders.errors import OrderInvalid
+from orders.models import Account, Instrument, Order, OrderEvent
+
+
+@dataclass(frozen=True)
+class Page:
+    results: list
+    next_cursor: str | None
+
+
+# --- cursors -----------------------------------------------------------------------------------
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: Iterable[str]) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, dict) or set(values) != set(keys):
+            raise ValueError(cursor)
+        return values
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor") from None
+
+
+# --- orders --------------------------------------------------------------------------------------
+
+
+def order_get(*, account: Account, order_id: int) -> Order:
+    """The caller's order, or Http404 (another account's order is not found, not forbidden)."""
+    return scoping.get_owned(Order.objects.select_related("instrument"), account, pk=order_id)
+
+
+def order_list(
+    *,
+    account: Account,
+    ids: list[int] | None = None,
+    states: list[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    exchange: str | None = None,
+    symbol: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page:
+    """Newest first, keyset-paginated on (created_at, id); each filter has an index."""
+    qs = scoping.for_account(Order.objects.select_related("instrument"), account)
+    if ids:
+        qs = qs.filter(pk__in=ids)
+    if states:
+        qs = qs.filter(state__in=states)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lt=created_before)
+    if exchange:
+        qs = qs.filter(venue=exchange)
+    if symbol:
+        qs = qs.filter(instrument__in=Instrument.objects.filter(symbol=symbol).values("pk"))
+    if cursor:
+        position = decode_cursor(cursor, ("t", "id"))
+        at = parse_datetime(str(position["t"]))
+        if at is None or not isinstance(position["id"], int):
+            raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
+        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=position["id"]))
+    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor({"t": last.created_at.isoformat(), "id": last.pk})
+    return Page(rows, next_cursor)
+
+
+def order_events(*, order: Order, cursor: str | None = None, limit: int = 100) -> Page:
+    qs = OrderEvent.objects.filter(order=order)
+    if cursor:
+        after = decode_cursor(cursor, ("seq",))["seq"]
+        if not isinstance(after, int):
+            raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
+        qs = qs.filter(sequence__gt=after)
+    rows = list(qs.order_by("sequence")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor({"seq": rows[-1].sequence})
+    return Page(rows, next_cursor)
+
+
+def active_orders(*, account: Account, render: Callable[[list[Order]], list]) -> dict[str, Any]:
+    """The account's non-terminal orders, newest first, from the cache when it has them.
+
+    `render` turns orders into their wire form (what is cached). The answer says where it came
+    from ("cache" or "database") and when it was read from the database (`as_of`).
+    """
+    generation = active_cache.active_orders_generation(account_id=account.pk)
+    if generation is not None:
+        cached = active_cache.active_orders_cached(account_id=account.pk, generation=generation)
+        if cached is not None:
+            return {**cached, "source": "cache"}
+    as_of = timezone.now()
+    rows = list(
+        scoping.for_account(Order.objects.select_related("instrument"), account)
+        .filter(state__in=lifecycle.ACTIVE_STATES)
+        .order_by("-created_at", "-id")[: settings.ACTIVE_ORDERS_MAX + 1]
+    )
+    truncated = len(rows) > settings.ACTIVE_ORDERS_MAX
+    value = {
+        "results": render(rows[: settings.ACTIVE_ORDERS_MAX]),
+        "truncated": truncated,
+        "as_of": as_of.isoformat(),
+    }
+    if generation is not None:
+        active_cache.active_orders_store(
+            account_id=account.pk,
+            generation=generation,
+            value=value,
+            ttl=settings.ACTIVE_ORDERS_CACHE_SECONDS,
+        )
+    return {**value, "source": "database"}
+
+
+# --- instruments -------------------------------------------------------------------------------
+
+
+def instrument_list(
+    *,
+    exchange: str | None = None,
+    venue_api: str | None = None,
+    base: str | None = None,
+    market_type: str | None = None,
+    symbol: str | None = None,
+    active: bool | None = True,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page:
+    qs: QuerySet = Instrument.objects.all()
+    filters = {
+        "venue": exchange,
+        "venue_api": venue_api,
+        "base": base.upper() if base else None,
+        "market_type": market_type,
+        "symbol": symbol,
+        "active": active,
+    }
+    qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
+    if cursor:
+        after = decode_cursor(cursor, ("id",))["id"]
+        if not isinstance(after, int):
+            raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
+        qs = qs.filter(pk__gt=after)
+    rows = list(qs.order_by("id")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor({"id": rows[-1].pk})
+    return Page(rows, next_cursor)

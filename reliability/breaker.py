@@ -1,0 +1,271 @@
+"""Circuit breakers per venue API, shared by every process through Redis.
+
+    breaker_for("binance.usdm").allows_calls()     # fail fast / fail over when False
+    breaker_for("bitmex").force_open(by="alice", reason="venue maintenance")
+    all_breakers()                                  # snapshots for health and the admin
+
+State lives in Redis and changes only through one Lua script (reliability/lua/breaker.lua),
+so one process trips a breaker and exactly `half_open_calls` probes are let through in
+half-open, however many workers race. While Redis is unreachable each process falls back to
+a local breaker with the same rules (`.degraded` is True) and tries Redis again every
+RELIABILITY_REDIS_RETRY_SECONDS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import structlog
+from django.conf import settings
+
+from monitoring.metrics import BREAKER_REJECTED_CALLS
+from monitoring.redis import state_client
+from reliability.breaker_store import LocalBreakerStore, RedisBreakerStore, Step
+from reliability.conf import BreakerConfig
+from reliability.errors import BreakerOpenError
+from reliability.events import publish_state, record_transition
+from reliability.runtime import runtime
+from reliability.transitions import OPERATOR_ACTIONS, BreakerState
+
+log = structlog.get_logger(__name__)
+
+
+class BreakerStoreUnavailable(Exception):
+    """Operator actions need the shared store: with Redis down they would reach one process."""
+
+
+@dataclass(frozen=True)
+class Permit:
+    """A call let through by the breaker; hand it back with the call's outcome."""
+
+    gen: int
+    probe: bool
+
+
+class Breaker:
+    def __init__(self, venue_api: str):
+        if venue_api not in settings.VENUE_APIS:
+            raise ValueError(f"unknown venue API {venue_api!r}")
+        self.venue_api = venue_api
+        self._redis = RedisBreakerStore(state_client)
+        self._local = LocalBreakerStore()
+        self._degraded = False
+        self._next_redis_try = 0.0
+        self._last_state = BreakerState.CLOSED
+        self._last_retry_at: float | None = None
+
+    # --- reading ------------------------------------------------------------------------
+    @property
+    def config(self) -> BreakerConfig:
+        return settings.RELIABILITY_BREAKERS[self.venue_api]
+
+    @property
+    def degraded(self) -> bool:
+        """True while this process runs on its local fallback (Redis unreachable)."""
+        return self._degraded
+
+    @property
+    def state(self) -> BreakerState:
+        return BreakerState(self.snapshot()["state"])
+
+    def allows_calls(self) -> bool:
+        """Would a call be let through now? (Open past its recovery time: a probe may go.)"""
+        snap = self.snapshot()
+        return snap["allows_calls"]
+
+    def snapshot(self) -> dict:
+        raw = self._run("peek")
+        now = runtime().clock()
+        state = BreakerState(raw.get("state") or "closed")
+        retry_at = _num(raw.get("retry_at"))
+        if state is BreakerState.HALF_OPEN:
+            lease = _num(raw.get("probe_lease")) or 0.0
+            allows = int(raw.get("probes") or 0) < self.config.half_open_calls or now >= lease
+        elif state is BreakerState.OPEN:
+            allows = retry_at is not None and now >= retry_at
+        else:
+            allows = state is not BreakerState.FORCED_OPEN
+        publish_state(self.venue_api, state)
+        return {
+            "venue_api": self.venue_api,
+            "state": str(state),
+            "allows_calls": allows,
+            "consecutive_failures": int(raw.get("consec") or 0),
+            "window_calls": int(raw.get("win_calls") or 0),
+            "window_failures": int(raw.get("win_fails") or 0),
+            "opened_at": _num(raw.get("opened_at")),
+            "retry_at": retry_at,
+            "since": _num(raw.get("since")),
+            "last_trigger": raw.get("trigger") or "",
+            "actor": raw.get("actor") or "",
+            "reason": raw.get("reason") or "",
+            "degraded": self._degraded,
+        }
+
+    # --- the call path (used by guarded_call) --------------------------------------------
+    def check(self) -> None:
+        """Fail fast (BreakerOpenError) without taking a probe slot when no call would pass."""
+        snap = self.snapshot()
+        if not snap["allows_calls"]:
+            BREAKER_REJECTED_CALLS.labels(venue=self.venue_api).inc()
+            retry_at = snap["retry_at"]
+            wait = None if retry_at is None else max(0.0, retry_at - runtime().clock())
+            raise BreakerOpenError(
+                self.venue_api,
+                retry_after=wait,
+                forced=snap["state"] == BreakerState.FORCED_OPEN,
+            )
+
+    def acquire(self) -> Permit:
+        """Let one call through or raise BreakerOpenError (sent=False)."""
+        step = self._run("acquire")
+        if step.verdict == "deny":
+            BREAKER_REJECTED_CALLS.labels(venue=self.venue_api).inc()
+            now = runtime().clock()
+            wait = None if step.retry_at is None else max(0.0, step.retry_at - now)
+            raise BreakerOpenError(
+                self.venue_api,
+                retry_after=wait,
+                forced=step.state is BreakerState.FORCED_OPEN,
+            )
+        return Permit(gen=step.gen, probe=step.verdict == "probe")
+
+    def record_success(self, permit: Permit) -> None:
+        self._run("record", ok=True, gen=permit.gen, probe=permit.probe)
+
+    def record_failure(self, permit: Permit, *, cause: str = "") -> None:
+        self._run("record", ok=False, gen=permit.gen, probe=permit.probe, cause=cause)
+
+    def open_until(self, until: float, *, reason: str = "") -> None:
+        """A venue ban (HTTP 418): open until it ends, whatever the thresholds say."""
+        self._run("ban", until=until, reason=reason)
+
+    # --- operators ----------------------------------------------------------------------
+    def force_open(self, *, by: str, reason: str = "") -> BreakerState:
+        return self._operate("force_open", by, reason)
+
+    def force_close(self, *, by: str, reason: str = "") -> BreakerState:
+        return self._operate("force_close", by, reason)
+
+    def reset(self, *, by: str, reason: str = "") -> BreakerState:
+        return self._operate("reset", by, reason)
+
+    def _operate(self, action: str, by: str, reason: str) -> BreakerState:
+        if not by:
+            raise ValueError("operator actions name the operator (by=...)")
+        if not self._redis_usable():
+            raise BreakerStoreUnavailable(
+                f"Redis is unreachable: {action} of {self.venue_api} would reach this process only"
+            )
+        target = OPERATOR_ACTIONS[action]
+        step = self._run("operator", action=action, target=str(target), actor=by, reason=reason)
+        return step.state
+
+    # --- store selection and fallback ----------------------------------------------------
+    def _redis_usable(self) -> bool:
+        if self._degraded:
+            self._run("peek")  # tries Redis again when its time has come
+        return not self._degraded
+
+    def _run(self, op: str, **kw):
+        rt = runtime()
+        now = rt.clock()
+        config = self.config
+        actor = kw.pop("actor", "system")
+        reason = kw.pop("reason", "")
+        cause = kw.pop("cause", "")
+        args = {**kw}
+        if op == "operator":
+            args.update(actor=actor, reason=reason)
+        if not self._degraded or now >= self._next_redis_try:
+            try:
+                if self._degraded:
+                    self._recover(now, config)
+                result = getattr(self._redis, op)(self.venue_api, now, config, **args)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._fall_back(now, exc)
+            else:
+                self._after(result, local=False, actor=actor, reason=reason, cause=cause)
+                return result
+        result = getattr(self._local, op)(self.venue_api, now, config, **args)
+        self._after(result, local=True, actor=actor, reason=reason, cause=cause)
+        return result
+
+    def _after(self, result, *, local: bool, actor: str, reason: str, cause: str) -> None:
+        if isinstance(result, Step):
+            self._last_state, self._last_retry_at = result.state, result.retry_at
+            if result.transition:
+                details = {"retry_at": result.retry_at}
+                if cause:
+                    details["cause"] = cause
+                record_transition(
+                    self.venue_api,
+                    result.transition,
+                    actor=actor,
+                    reason=reason,
+                    local=local,
+                    details=details,
+                )
+        elif isinstance(result, dict) and result.get("state"):
+            self._last_state = BreakerState(result["state"])
+            self._last_retry_at = _num(result.get("retry_at"))
+
+    def _fall_back(self, now: float, exc: Exception) -> None:
+        self._next_redis_try = now + settings.RELIABILITY_REDIS_RETRY_SECONDS
+        if self._degraded:
+            return
+        self._degraded = True
+        self._local.seed(self.venue_api, self._last_state, self._last_retry_at, now)
+        log.error(
+            "breaker.redis_unreachable",
+            venue_api=self.venue_api,
+            error=f"{type(exc).__name__}: {exc}"[:200],
+            local_state=str(self._last_state),
+        )
+
+    def _recover(self, now: float, config: BreakerConfig) -> None:
+        """Redis answers again: hand it this process's view if it came back empty."""
+        local = self._local.peek(self.venue_api, now, config)
+        if local["state"] != BreakerState.CLOSED:
+            self._redis.restore(
+                self.venue_api,
+                now,
+                config,
+                state=local["state"],
+                retry_at=_num(local["retry_at"]),
+                actor="system",
+                reason="local state adopted after Redis came back empty",
+            )
+        else:
+            self._redis.peek(self.venue_api, now, config)  # raises while Redis is still down
+        self._degraded = False
+        log.warning("breaker.redis_recovered", venue_api=self.venue_api)
+
+
+def _num(value) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+_breakers: dict[str, Breaker] = {}
+
+
+def breaker_for(venue_api: str) -> Breaker:
+    """This process's handle on one venue API's shared breaker."""
+    breaker = _breakers.get(venue_api)
+    if breaker is None:
+        breaker = _breakers[venue_api] = Breaker(venue_api)
+    return breaker
+
+
+def all_breakers() -> dict[str, dict]:
+    """Snapshot of every venue API's breaker (state, failure counts, opened_at, retry_at)."""
+    return {api: breaker_for(api).snapshot() for api in settings.VENUE_APIS}
+
+
+def forget_breakers() -> None:
+    """Drop this process's handles (tests; after a fork the handles are rebuilt anyway)."""
+    _breakers.clear()

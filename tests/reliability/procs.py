@@ -1,0 +1,65 @@
+"""Worker processes for the racing tests (spawned: each one a fresh interpreter with Django).
+
+Each worker owns a command queue; the clock is a shared double the test moves forward, so no
+one ever sleeps for a recovery timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+
+
+def worker(index, env, clock, sends, release, barrier, commands, results):
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from reliability.errors import BreakerOpenError, RetryableError
+    from reliability.guard import guarded_call
+    from reliability.runtime import use_runtime
+
+    def fail():
+        raise RetryableError("venue down", status=503)
+
+    def probe(block: bool, failing: bool):
+        def fn():
+            with sends.get_lock():
+                sends.value += 1
+            if block:
+                release.wait(60)
+            if failing:
+                raise RetryableError("still down", status=503)
+            return "ok"
+
+        return fn
+
+    with use_runtime(clock=lambda: clock.value, sleep=lambda seconds: None):
+        while True:
+            try:
+                command, arg = commands.get(timeout=120)
+            except queue.Empty:
+                return
+            if command == "stop":
+                return
+            if command == "fail_until_open":
+                barrier.wait(60)
+                made = 0
+                for _ in range(100):
+                    try:
+                        guarded_call(arg, "query", fail)
+                    except RetryableError as exc:
+                        if isinstance(exc, BreakerOpenError):
+                            break
+                        made += 1
+                results.put((index, made))
+            elif command == "call":
+                api, block, failing = arg
+                barrier.wait(60)
+                try:
+                    outcome = guarded_call(api, "query", probe(block, failing))
+                except BreakerOpenError:
+                    outcome = "refused"
+                except RetryableError:
+                    outcome = "failed"
+                results.put((index, outcome))
