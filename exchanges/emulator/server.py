@@ -12,6 +12,8 @@ bound again when the outage ends. The "503" mode keeps accepting and answers 503
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -39,6 +41,16 @@ from exchanges.emulator.site import FaultMiddleware, Site, VenueRouter, asgi_end
 from exchanges.emulator.venue import Venue
 
 log = structlog.get_logger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: two servers in one process would
+    each re-raise SIGTERM after stopping and kill the process before it exits cleanly. The
+    emulator handles SIGINT/SIGTERM once, for both (Emulator.serve)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
 
 
 def _loop_factory():
@@ -137,7 +149,10 @@ class Emulator:
                 timeout_graceful_shutdown=1,
                 timeout_keep_alive=30,
             )
-            self._servers[name] = uvicorn.Server(config)
+            self._servers[name] = _Server(config)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(sig, self._exit_all)
         tasks = [
             asyncio.create_task(server.serve(sockets=[sockets[name]]))
             for name, server in self._servers.items()
@@ -172,13 +187,13 @@ class Emulator:
         if self._loop is None:
             return
 
-        def exit_all() -> None:
-            for server in self._servers.values():
-                server.should_exit = True
-
-        self._loop.call_soon_threadsafe(exit_all)
+        self._loop.call_soon_threadsafe(self._exit_all)
         if self._thread is not None:
             self._thread.join(10)
+
+    def _exit_all(self) -> None:
+        for server in self._servers.values():
+            server.should_exit = True
 
     # --- outages -------------------------------------------------------------------------
     def _outage(self, name: str, seconds: float) -> None:
