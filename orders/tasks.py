@@ -80,6 +80,8 @@ def sync_all_instruments() -> None:
 @signals.worker_ready.connect
 def _reconcile_at_start(sender=None, **_kwargs) -> None:
     """A starting worker loads instruments and reconciles every venue API it consumes."""
+    if not settings.EXECUTION_RECONCILE_ON_WORKER_START:
+        return
     consumed = _consumed_queues(sender)
     for venue_api in settings.VENUE_APIS:
         if consumed is not None and venue_api not in consumed:

@@ -248,16 +248,28 @@ def _open(order: Order, venue_order=None) -> str:
 # --- a pass over one venue API -------------------------------------------------------------------
 
 
+# A pass stops after this many orders in a row found the venue unreachable (budget, breaker).
+_UNREACHABLE_STREAK = 3
+
+
+class _VenueRefuses(Exception):
+    pass
+
+
 @dataclass
 class PassReport:
     venue_api: str
     checked: int = 0
     results: dict[str, int] = field(default_factory=dict)
     stopped: str | None = None
+    _streak: int = 0
 
     def add(self, result: str) -> None:
         self.checked += 1
         self.results[result] = self.results.get(result, 0) + 1
+        self._streak = self._streak + 1 if result == "unreachable" else 0
+        if self._streak >= _UNREACHABLE_STREAK:
+            raise _VenueRefuses(f"{self._streak} orders in a row could not reach the venue")
 
 
 def venue_reconcile(*, venue_api: str) -> PassReport:
@@ -271,7 +283,7 @@ def venue_reconcile(*, venue_api: str) -> PassReport:
         open_ids = list(active.filter(state__in=_OPEN).values_list("id", flat=True)[:batch])
         if open_ids:
             _reconcile_open(venue_api, open_ids, report)
-    except (BreakerOpenError, RateLimitedError) as exc:
+    except (BreakerOpenError, RateLimitedError, _VenueRefuses) as exc:
         report.stopped = str(exc)  # the venue refuses for now; the next pass continues
     finally:
         outcome_unknown_gauges(venue_api=venue_api)

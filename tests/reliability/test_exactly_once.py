@@ -119,12 +119,13 @@ def test_an_unknown_outcome_that_never_reached_the_venue_is_resent_with_the_same
 def test_a_duplicate_client_id_rejection_adopts_the_venue_order(
     trader, venue_instruments, worker, emulator
 ):
-    row = instrument(USDM, SYMBOL)
-    worker.kill()  # the order waits in the queue while "someone" already placed it
-    order = trader.place(row, type="limit")
     from exchanges.registry import adapter_for
 
-    placed = adapter_for(USDM).place_order(
+    row = instrument(USDM, SYMBOL)
+    state_client().set(PAUSE_AFTER_WRITE_AHEAD_KEY, 3)  # the worker waits before it sends...
+    order = trader.place(row, type="limit")
+    wait_for(lambda: _attempts(order["id"]), what="the write-ahead attempt")
+    placed = adapter_for(USDM).place_order(  # ...while "someone" places the same client id
         PlaceOrder(
             venue_symbol=row.venue_symbol,
             client_order_id=order["client_order_id"],
@@ -135,12 +136,14 @@ def test_a_duplicate_client_id_rejection_adopts_the_venue_order(
             time_in_force=TimeInForce.GTC,
         )
     )
-    worker.start()
+    state_client().delete(PAUSE_AFTER_WRITE_AHEAD_KEY)
 
     settled = trader.wait(order["id"], {"NEW"}, worker=worker)
     assert settled["venue_order_id"] == placed.venue_order_id
+    assert settled["client_order_id"] == order["client_order_id"]  # never re-minted
     _exactly_one_at_venue(emulator, order)
     assert any("duplicate client order id" in r for r in _reasons(order["id"]))
+    assert [a.outcome for a in _attempts(order["id"])] == ["rejected"]
 
 
 # --- cancel --------------------------------------------------------------------------------------
@@ -162,19 +165,6 @@ def test_cancelling_an_order_that_already_filled_ends_filled_with_its_fills(
     trades = emulator.trades("binance", client_order_id=order["client_order_id"])
     assert Order.objects.get(pk=order["id"]).fills.count() == len(trades) >= 1
     assert settled["cancel_confirmed_at"] is None  # the cancel never took effect
-
-
-def test_a_cancel_before_the_first_send_never_reaches_the_venue(
-    trader, venue_instruments, worker, emulator
-):
-    worker.kill()
-    order = trader.place(instrument(USDM, SYMBOL), type="limit")
-    trader.cancel(order["id"])
-    worker.start()
-
-    settled = trader.wait(order["id"], {"CANCELED"}, worker=worker)
-    assert settled["cancel_confirm_source"] == "ack"
-    assert _venue_orders(emulator, order) == []
 
 
 # --- crashes -------------------------------------------------------------------------------------

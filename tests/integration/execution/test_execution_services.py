@@ -290,3 +290,27 @@ def test_a_pending_new_order_nobody_worked_on_is_queued_again(accepted, settings
     assert order_reconcile(order_id=order.pk) == "requeued"
     settings.EXECUTION_STALE_SECONDS = 3600
     assert order_reconcile(order_id=order.pk) == "waiting"
+
+
+def test_a_pass_stops_early_when_the_venue_cannot_be_reached(accepted, emulator):
+    orders = [_resting(accepted) for _ in range(4)]
+    emulator.outage("binance", 60)  # connection refused
+    try:
+        report = venue_reconcile(venue_api=USDM)
+    finally:
+        emulator.end_outage("binance")
+
+    assert report.stopped and report.checked == 3
+    assert report.results == {"unreachable": 3}
+    assert all(_refresh(o).state == "NEW" for o in orders)
+
+
+def test_a_cancel_before_the_first_send_never_reaches_the_venue(accepted, emulator):
+    order = accepted()
+    services.order_cancel(order=order, actor=Actor.API)
+
+    assert order_cancel_send(order_id=order.pk) == "cancelled"
+    assert order_submit(order_id=order.pk) == "noop"  # the queued submit finds it cancelled
+    order = _refresh(order)
+    assert order.state == "CANCELED" and order.cancel_confirm_source == "ack"
+    assert emulator.orders(USDM, client_order_id=order.client_order_id) == []
