@@ -16,7 +16,7 @@ from tests.integration.exchanges.helpers import instruments_by_symbol, limit_ord
 
 
 @pytest.fixture
-def venue(emulator, fake_clock):
+def venue(emulator, fake_clock, db):
     reset_adapters()
     yield adapter_for
     reset_adapters()
@@ -32,7 +32,7 @@ class SkewableClock:
         return time.time() + self.skew
 
 
-def test_a_timestamp_outside_recv_window_resyncs_the_clock_and_succeeds(emulator, fake_clock):
+def test_a_timestamp_outside_recv_window_resyncs_the_clock_and_succeeds(emulator, fake_clock, db):
     clock = SkewableClock()
     adapter = BinanceUsdmAdapter(config_for("binance.usdm"), clock=clock)
     try:

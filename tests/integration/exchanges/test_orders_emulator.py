@@ -27,7 +27,7 @@ VENUE_APIS = ("binance.spot", "binance.usdm", "binance.coinm", "bitmex")
 
 
 @pytest.fixture
-def venue(emulator, fake_clock):
+def venue(emulator, fake_clock, db):
     """adapter_for(venue_api) pointed at the emulator; backoffs of the guard never really wait."""
     reset_adapters()
     yield adapter_for

@@ -26,7 +26,7 @@ HAS_DELIVERY = {
 
 
 @pytest.fixture
-def venue(emulator, fake_clock):
+def venue(emulator, fake_clock, db):
     reset_adapters()
     yield adapter_for
     reset_adapters()
