@@ -11,15 +11,25 @@ import pytest
 from exchanges.binance import mapping as binance_mapping
 from exchanges.bitmex import mapping as bitmex_mapping
 from exchanges.calls import observe_calls
-from exchanges.errors import DuplicateOrderError
+from exchanges.errors import AmendPartiallyFailedError, DuplicateOrderError, UnknownOrderError
 from exchanges.registry import adapter_for, reset_adapters
-from exchanges.types import AmendOrder, MarketType, OrderType, Side, VenueStatus
+from exchanges.types import (
+    AmendOrder,
+    MarketType,
+    OrderType,
+    PlaceOrder,
+    Side,
+    TimeInForce,
+    VenueStatus,
+)
 from tests.integration.exchanges.helpers import (
     BASES,
     client_id,
     instruments_by_symbol,
     limit_order,
     market_order,
+    reference_price,
+    resting_price,
     traded,
 )
 
@@ -289,3 +299,88 @@ def test_market_orders_are_reported_as_market(venue, emulator):
     info = instruments_by_symbol(adapter)["BTC/USDT:USDT"]
     placed = adapter.place_order(market_order(emulator, info, side=Side.SELL))
     assert placed.order_type is OrderType.MARKET and placed.side is Side.SELL
+
+
+def test_spot_cancel_replace_into_a_crossing_post_only_order_cancels_but_does_not_replace(
+    venue, emulator
+):
+    adapter = venue("binance.spot")
+    info = instruments_by_symbol(adapter)["BTC/USDT"]
+    request = limit_order(emulator, info, side=Side.BUY)
+    request = PlaceOrder(**{**request.__dict__, "time_in_force": TimeInForce.POST_ONLY})
+    placed = adapter.place_order(request)
+    crossing = resting_price(info, reference_price(emulator, info), Side.SELL)  # above the ask
+    with pytest.raises(AmendPartiallyFailedError) as caught:
+        adapter.amend_order(
+            AmendOrder(
+                venue_symbol=info.venue_symbol,
+                client_order_id=request.client_order_id,
+                venue_order_id=placed.venue_order_id,
+                price=crossing,
+                new_client_order_id=client_id("amend"),
+            )
+        )
+    assert caught.value.status == 409 and caught.value.code == -2021
+    assert caught.value.canceled_order.status is VenueStatus.CANCELED
+    assert caught.value.canceled_order.client_order_id == request.client_order_id
+    old = emulator.order(request.client_order_id, "binance.spot")
+    assert truth_status("binance.spot", old["status"]) is VenueStatus.CANCELED
+
+
+def test_spot_cancel_replace_of_an_unknown_order_is_an_unknown_order(venue, emulator):
+    adapter = venue("binance.spot")
+    info = instruments_by_symbol(adapter)["BTC/USDT"]
+    request = limit_order(emulator, info)
+    with pytest.raises(UnknownOrderError):
+        adapter.amend_order(
+            AmendOrder(
+                venue_symbol=info.venue_symbol,
+                client_order_id=client_id("ghost"),
+                venue_order_id=None,
+                quantity=request.quantity,
+                price=request.price,
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                new_client_order_id=client_id("amend"),
+            )
+        )
+    assert emulator.orders("binance.spot", open=True) == []
+
+
+@pytest.mark.parametrize("venue_api", ["binance.spot", "binance.usdm", "binance.coinm"])
+def test_cancelling_a_filled_binance_order_is_an_unknown_order(venue, emulator, venue_api):
+    adapter = venue(venue_api)
+    info = traded(adapter, "BTC")[0]
+    request = market_order(emulator, info)
+    adapter.place_order(request)
+    with pytest.raises(UnknownOrderError) as caught:
+        adapter.cancel_order(
+            venue_symbol=info.venue_symbol, client_order_id=request.client_order_id
+        )
+    assert caught.value.code == -2011
+    assert (
+        adapter.get_order(
+            venue_symbol=info.venue_symbol, client_order_id=request.client_order_id
+        ).status
+        is VenueStatus.FILLED
+    )
+
+
+def test_cancelling_a_filled_bitmex_order_returns_it_filled(venue, emulator):
+    adapter = venue("bitmex")
+    info = instruments_by_symbol(adapter)["BTC/USD:BTC"]
+    request = market_order(emulator, info)
+    adapter.place_order(request)
+    order = adapter.cancel_order(
+        venue_symbol=info.venue_symbol, client_order_id=request.client_order_id
+    )
+    assert order.status is VenueStatus.FILLED
+    assert order.client_order_id == request.client_order_id
+
+
+def test_cancelling_an_unknown_order_is_an_unknown_order_everywhere(venue, emulator):
+    for venue_api in VENUE_APIS:
+        adapter = venue(venue_api)
+        info = traded(adapter, "BTC")[0]
+        with pytest.raises(UnknownOrderError):
+            adapter.cancel_order(venue_symbol=info.venue_symbol, client_order_id=client_id("ghost"))
