@@ -128,17 +128,21 @@ class BinanceAdapter:
         cost = self.COSTS[(method, endpoint)]
 
         def attempt() -> VenueResponse:
-            return self._http.exchange(
-                self._request(
-                    method,
-                    endpoint,
-                    params,
-                    signed=signed,
-                    operation=operation,
-                    write=write,
-                    client_order_id=client_order_id,
-                )
+            request = self._request(
+                method,
+                endpoint,
+                params,
+                signed=signed,
+                operation=operation,
+                write=write,
+                client_order_id=client_order_id,
             )
+            try:
+                return self._http.exchange(request)
+            except ClockSkewError as skew:
+                # Nothing executed; the next attempt is stamped with the server's Date.
+                self._clock.adopt_date_header(skew.headers.get("Date"))
+                raise
 
         def guarded() -> VenueResponse:
             return guarded_call(

@@ -42,15 +42,23 @@ def test_a_timestamp_outside_recv_window_resyncs_the_clock_and_succeeds(emulator
         request = limit_order(emulator, info)
         with observe_calls() as calls:
             placed = adapter.place_order(request)
+        with observe_calls() as later:
+            adapter.get_order(
+                venue_symbol=info.venue_symbol, client_order_id=request.client_order_id
+            )
     finally:
         adapter.close()
-    codes = [(c.endpoint, c.venue_code) for c in calls]
-    assert ("/fapi/v1/order", -1021) in codes
-    first_skew = codes.index(("/fapi/v1/order", -1021))
-    assert ("/fapi/v1/time", None) in codes[first_skew:]
-    assert calls[-1].endpoint == "/fapi/v1/order" and calls[-1].outcome == "ok"
+    # -1021 (nothing executed) -> offset corrected from the answer's Date -> the retry passes
+    assert [(c.endpoint, c.venue_code) for c in calls] == [
+        ("/fapi/v1/order", -1021),
+        ("/fapi/v1/order", None),
+    ]
+    assert calls[0].error_class is ErrorClass.RETRYABLE and calls[0].sent is True
     assert placed.status is VenueStatus.NEW
     assert len(emulator.orders("binance.usdm", client_order_id=request.client_order_id)) == 1
+    # ... and the next call re-measures the offset precisely from /time first.
+    assert [c.endpoint for c in later] == ["/fapi/v1/time", "/fapi/v1/order"]
+    assert all(c.outcome == "ok" for c in later)
 
 
 @pytest.mark.parametrize(
