@@ -61,6 +61,29 @@ def test_a_timestamp_outside_recv_window_resyncs_the_clock_and_succeeds(emulator
     assert all(c.outcome == "ok" for c in later)
 
 
+def test_without_a_date_header_the_adapter_resyncs_from_time_and_retries_once(
+    emulator, fake_clock, db
+):
+    clock = SkewableClock()
+    adapter = BinanceUsdmAdapter(config_for("binance.usdm"), clock=clock)
+    adapter._clock.adopt_date_header = lambda date: False  # a venue that sends no usable Date
+    try:
+        info = instruments_by_symbol(adapter)["BTC/USDT:USDT"]
+        adapter.sync_time()
+        clock.skew = 30.0  # now 30 s ahead of the server
+        request = limit_order(emulator, info)
+        with observe_calls() as calls:
+            placed = adapter.place_order(request)
+    finally:
+        adapter.close()
+    endpoints = [(c.endpoint, c.venue_code) for c in calls]
+    skewed = endpoints.index(("/fapi/v1/time", None))
+    assert skewed >= 1 and set(endpoints[:skewed]) == {("/fapi/v1/order", -1021)}
+    assert endpoints[skewed + 1 :] == [("/fapi/v1/order", None)]
+    assert placed.status is VenueStatus.NEW
+    assert len(emulator.orders("binance.usdm", client_order_id=request.client_order_id)) == 1
+
+
 @pytest.mark.parametrize(
     ("venue_api", "path"),
     [
