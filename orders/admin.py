@@ -39,3 +39,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
         for key in queryset:
             api_key_revoke(key=key)
+
+
+from orders import admin_orders  # noqa: E402, F401 - registers the order and instrument admins
