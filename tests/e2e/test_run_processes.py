@@ -43,6 +43,7 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
         "EMULATOR_BINANCE_PORT": str(_free_port()),
         "EMULATOR_BITMEX_PORT": str(_free_port()),
+        "WORKER_METRICS_PORT": str(_free_port()),
         "CELERY_CONCURRENCY": "1",
         "WEB_CONCURRENCY": "1",
     }
