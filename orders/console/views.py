@@ -8,7 +8,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 
 from orders.console import selectors
-from orders.console.venues import venue_overview
+from orders.console.venues import platform_health, venue_overview
 from orders.models import Actor, Order, OrderState
 from reliability.models import CircuitEvent
 
@@ -34,9 +34,16 @@ def dashboard_view(request):
         "unknown_state": OrderState.SUBMIT_UNKNOWN.value,
         "corrections": selectors.latest_corrections(),
         "operator_actions": _operator_actions(request),
-        "venues": venue_overview() if request.user.has_perm(VIEW_BREAKERS) else None,
+        **_venues(request),
     }
     return TemplateResponse(request, "admin/orders/console/dashboard.html", context)
+
+
+def _venues(request) -> dict:
+    if not request.user.has_perm(VIEW_BREAKERS):
+        return {"venues": None, "health": None}
+    health = platform_health()
+    return {"venues": venue_overview(health["venues"]), "health": health}
 
 
 def _operator_actions(request, limit: int = 20) -> list[dict]:

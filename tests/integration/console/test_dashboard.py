@@ -195,3 +195,30 @@ def test_it_shows_the_oldest_unknown_orders_and_links_to_all(
     page = _page(admin_client)
     assert page.count('class="unknown-order"') == 2
     assert "The oldest 2 of 3" in page
+
+
+def test_it_shows_platform_and_venue_health_from_the_monitoring_registry(admin_client):
+    from monitoring import health
+
+    health.register_check(
+        "binance.coinm", lambda: {"ok": False, "error": "connect refused"}, kind="venue"
+    )
+    health.clear_cache()
+    try:
+        page = _page(admin_client)
+    finally:
+        health.unregister_check("binance.coinm")
+        health.clear_cache()
+    row = page[page.index('data-venue-api="binance.coinm"') :]
+    row = row[: row.index("</tr>")]
+    assert "health-down" in row and "connect refused" in row
+    bitmex = page[page.index('data-venue-api="bitmex"') :]
+    assert "no probe registered" in bitmex[: bitmex.index("</tr>")]
+    assert 'data-check="postgresql"' in page and 'data-check="redis"' in page
+    assert 'id="health-status" class="health-degraded"' in page  # a venue down: degraded
+
+
+def test_it_links_the_breaker_board(admin_client):
+    page = _page(admin_client)
+    assert 'id="breaker-board-link" href="/admin/reliability/breakerboard/"' in page
+    assert "/admin/reliability/breakerboard/" in admin_client.get("/admin/").content.decode()
