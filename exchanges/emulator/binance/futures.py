@@ -489,7 +489,7 @@ def _symbol_or_pair(ctx: Ctx) -> set[str]:
 
 def all_orders(ctx: Ctx):
     symbols = _symbol_or_pair(ctx)
-    start, end = common.time_window(ctx, WEEK_MS, "7 days")
+    start, end = common.time_window(ctx, WEEK_MS, "168 hours", default_span_ms=WEEK_MS)
     limit = (
         common.limit_param(ctx, 50, 100) if ctx.api == COINM else common.limit_param(ctx, 500, 1000)
     )
@@ -510,7 +510,7 @@ def user_trades(ctx: Ctx):
     symbols = _symbol_or_pair(ctx)
     order_id = ctx.integer("orderId")
     from_id = ctx.integer("fromId")
-    start, end = common.time_window(ctx, WEEK_MS, "7 days")
+    start, end = common.time_window(ctx, WEEK_MS, "168 hours", default_span_ms=WEEK_MS)
     trades = [
         t
         for t in ctx.venue.trades
