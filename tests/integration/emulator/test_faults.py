@@ -158,3 +158,9 @@ def test_it_answers_503_in_the_503_outage_mode(emulator):
 def test_it_refuses_nonsense_fault_rules(emulator):
     response = httpx.post(emulator.binance_url + "/_emulator/faults", json={"effect": "melt"})
     assert response.status_code == 400
+
+
+def test_it_resets_a_port_left_down_by_an_outage(emulator):
+    emulator.outage("binance", 60)
+    emulator.reset()
+    assert httpx.get(emulator.binance_url + "/api/v3/ping").status_code == 200
