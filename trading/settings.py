@@ -331,6 +331,8 @@ EXECUTION_RETRY_MAX_DELAY_SECONDS = env_float("EXECUTION_RETRY_MAX_DELAY_SECONDS
 EXECUTION_STALE_SECONDS = env_float("EXECUTION_STALE_SECONDS", 30.0)
 # Seconds between reconciliation passes (one per venue API) on beat.
 RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 30.0, min_value=1.0)
+# Seconds back a pass looks for finished orders whose fills are not all recorded yet.
+RECONCILE_FILLS_LOOKBACK_SECONDS = env_float("RECONCILE_FILLS_LOOKBACK_SECONDS", 86400.0)
 # A starting worker loads instruments and reconciles the venue APIs it consumes.
 EXECUTION_RECONCILE_ON_WORKER_START = env_bool("EXECUTION_RECONCILE_ON_WORKER_START", True)
 # Most orders one pass looks at per venue API (in-flight first, then open; oldest first).

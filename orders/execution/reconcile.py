@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import F, Min, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exchanges.types import VenueOrder
@@ -63,8 +65,10 @@ def order_reconcile(*, order_id: int, venue_order: VenueOrder | None = None) -> 
         if not held:
             return "busy"  # a worker is on it right now
         order = Order.objects.select_related("instrument").filter(pk=order_id).first()
-        if order is None or order.state in lifecycle.TERMINAL_STATES:
+        if order is None:
             return "noop"
+        if order.state in lifecycle.TERMINAL_STATES:
+            return _missing_fills(order, venue_order)
         handler = {
             S.PENDING_NEW: _pending_new,
             S.SUBMIT_UNKNOWN: resolve_unknown,
@@ -235,6 +239,24 @@ def _open(order: Order, venue_order=None) -> str:
     return "corrected" if adoption.changed else "in_sync"
 
 
+def _missing_fills(order: Order, venue_order=None) -> str:
+    """A finished order whose recorded fills do not explain its filled quantity (the trades
+    query failed when it finished): fetch the venue's trades and record the missing ones."""
+    recorded = order.fills.aggregate(total=Sum("quantity"))["total"] or 0
+    if order.filled_quantity <= recorded or not order.venue_order_id:
+        return "noop"
+    adapter = venue.adapter_for_order(order)
+    try:
+        found = venue_order or venue.query_order(order, adapter)
+    except VenueError:
+        return "unreachable"
+    if found is None:
+        return "missing"
+    adoption = order_adopt(order=order, venue_order=found, adapter=adapter, actor=R, reason="fills")
+    _count(order, adoption.corrections)
+    return "corrected" if adoption.changed else "in_sync"
+
+
 # --- a pass over one venue API -------------------------------------------------------------------
 
 
@@ -273,6 +295,8 @@ def venue_reconcile(*, venue_api: str) -> PassReport:
         open_ids = list(active.filter(state__in=_OPEN).values_list("id", flat=True)[:batch])
         if open_ids:
             _reconcile_open(venue_api, open_ids, report)
+        for order_id in _finished_without_all_fills(venue_api)[:batch]:
+            report.add(order_reconcile(order_id=order_id))
     except (BreakerOpenError, RateLimitedError, _VenueRefuses) as exc:
         report.stopped = str(exc)  # the venue refuses for now; the next pass continues
     finally:
@@ -285,6 +309,23 @@ def venue_reconcile(*, venue_api: str) -> PassReport:
         stopped=report.stopped,
     )
     return report
+
+
+def _finished_without_all_fills(venue_api: str) -> list[int]:
+    """Recently finished orders whose fills sum to less than their filled quantity."""
+    since = timezone.now() - timedelta(seconds=settings.RECONCILE_FILLS_LOOKBACK_SECONDS)
+    rows = (
+        Order.objects.filter(
+            venue_api=venue_api,
+            state__in=lifecycle.TERMINAL_STATES,
+            filled_quantity__gt=0,
+            updated_at__gte=since,
+        )
+        .annotate(recorded=Coalesce(Sum("fills__quantity"), Value(Decimal(0))))
+        .filter(recorded__lt=F("filled_quantity"))
+        .order_by("updated_at")
+    )
+    return list(rows.values_list("id", flat=True))
 
 
 def _reconcile_open(venue_api: str, order_ids: list[int], report: PassReport) -> None:

@@ -353,3 +353,18 @@ def test_the_dead_man_switch_is_off_by_default_and_not_rearmed_through_an_open_b
     settings.DEAD_MAN_SWITCH_SECONDS = 30
     breaker_for(USDM).force_open(by="test")
     assert deadman_arm(venue_api=USDM) == []
+
+
+def test_fills_missing_when_an_order_finished_are_recorded_by_the_next_pass(accepted, emulator):
+    emulator.add_fault("binance", "error", method="GET", path="/fapi/v1/userTrades", status=500)
+    order = accepted(type="market")
+    assert order_submit(order_id=order.pk) == "acknowledged"
+    order = _refresh(order)
+    assert order.state == "FILLED" and order.fills.count() == 0  # the trades query failed
+
+    emulator.clear_faults("binance")
+    report = venue_reconcile(venue_api=USDM)
+
+    assert report.results == {"corrected": 1}
+    assert sum(f.quantity for f in order.fills.all()) == order.filled_quantity
+    assert venue_reconcile(venue_api=USDM).results == {}  # nothing left to fix
