@@ -65,11 +65,11 @@ def test_rate_and_retry_settings_are_validated(monkeypatch):
 
 @pytest.mark.django_db
 def test_the_reliability_check_is_registered_with_monitoring(fresh_reliability):
-    from monitoring.health import REGISTERED_CHECKS
+    from monitoring.health import get_check
     from reliability.breaker import breaker_for
 
     breaker_for("binance.coinm").force_open(by="ops", reason="drill")
-    report = REGISTERED_CHECKS["reliability"]()
+    report = get_check("reliability").fn()
     assert report["ok"] is True and report["degraded"] is False
     assert report["breakers"]["binance.coinm"]["state"] == "forced_open"
     assert report["breakers"]["binance.coinm"]["allows_calls"] is False
