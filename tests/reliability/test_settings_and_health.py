@@ -70,7 +70,7 @@ def test_the_reliability_check_is_registered_with_monitoring(fresh_reliability):
 
     breaker_for("binance.coinm").force_open(by="ops", reason="drill")
     report = get_check("reliability").fn()
-    assert report["ok"] is True and report["degraded"] is False
+    assert report["ok"] is True and report["status"] == "ok" and report["degraded"] is False
     assert report["breakers"]["binance.coinm"]["state"] == "forced_open"
     assert report["breakers"]["binance.coinm"]["allows_calls"] is False
     assert set(report["breakers"]) == {"binance.spot", "binance.usdm", "binance.coinm", "bitmex"}
