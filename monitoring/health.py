@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -153,10 +153,23 @@ def _normalise(check: Check, raw: dict, *, latency_ms: float, now: float) -> dic
     return result
 
 
+_INFLIGHT: dict[str, Future] = {}
+
+
+def _submit(check: Check) -> Future:
+    """A check still running from an earlier request is waited on, never started twice: a
+    hanging venue cannot pile up probes or starve the pool."""
+    with _LOCAL_LOCK:
+        future = _INFLIGHT.get(check.name)
+        if future is None or future.done():
+            future = _INFLIGHT[check.name] = _POOL.submit(_call, check)
+        return future
+
+
 def run_checks(checks: list[Check], *, now: float, timeout: float) -> dict[str, dict]:
     """Runs checks concurrently; one that raises or overruns `timeout` seconds is down."""
     started = time.perf_counter()
-    futures = {check.name: (check, _POOL.submit(_call, check)) for check in checks}
+    futures = {check.name: (check, _submit(check)) for check in checks}
     results = {}
     for name, (check, future) in futures.items():
         remaining = max(0.0, timeout - (time.perf_counter() - started))
@@ -211,6 +224,7 @@ def _log_changes(fresh: dict[str, dict]) -> None:
 def clear_local_cache() -> None:
     with _LOCAL_LOCK:
         _LOCAL_CACHE.clear()
+        _INFLIGHT.clear()  # a probe still running is no longer waited on
 
 
 def clear_cache() -> None:
