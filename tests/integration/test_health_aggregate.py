@@ -40,7 +40,11 @@ class Probe:
 
 @pytest.fixture
 def venues():
-    """register(name, probe) adds a venue check; all are removed (and the cache wiped) after."""
+    """Only the venue checks the test registers: register(name, probe) adds one. The apps'
+    own (exchanges registers one per venue API) are put back afterwards."""
+    apps_checks = health.registered_checks("venue")
+    for check in apps_checks:
+        health.unregister_check(check.name)
     names = []
 
     def register(name, probe, **kwargs):
@@ -52,6 +56,8 @@ def venues():
     yield register
     for name in names:
         health.unregister_check(name)
+    for check in apps_checks:
+        health.register_check(check.name, check.fn, kind=check.kind, critical=check.critical)
     health.clear_cache()
 
 
@@ -288,3 +294,13 @@ def test_ready_stays_as_it_was():
     status, body = _get("/health/ready")
     assert status == 200
     assert body == {"status": "ok", "down": [], "checks": body["checks"]}
+
+
+@override_settings(HEALTH_CHECK_TIMEOUT_SECONDS=0.2)
+def test_a_hanging_check_is_never_started_twice(venues, processes_alive):
+    probe = venues("bitmex", Probe(sleep=1.5))
+    clock = Clock()
+    for _ in range(3):
+        assert health.aggregate(clock=clock)["venues"]["bitmex"]["status"] == "down"
+        clock.now += 60  # past the cache: each round asks again
+    assert probe.calls == 1  # the first probe was still running: waited on, not repeated
