@@ -15,7 +15,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=trading.settings \
     TRADING_STAGE=production \
     BIND=0.0.0.0:8000 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    WORKER_METRICS_BIND=0.0.0.0
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app
@@ -26,7 +27,8 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-0123456789-abcdefghijklmnopqr
     DJANGO_ALLOWED_HOSTS=build DATABASE_URL=postgres://build@127.0.0.1/build \
     REDIS_URL=redis://127.0.0.1:6379/0 python manage.py collectstatic --noinput -v 0
 USER 10001:10001
-EXPOSE 8000
+# 8000: web (API, health, /metrics); 9808: a worker's /metrics
+EXPOSE 8000 9808
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=2).status == 200 else 1)"]
 ENTRYPOINT ["deploy/entrypoint"]

@@ -1,6 +1,11 @@
 """gunicorn settings for the web process (local and container)."""
 
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from monitoring.logging import gunicorn_log_config
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -10,6 +15,10 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs one structured line per request
 errorlog = "-"
+# The arbiter's own lines (boot, worker exits, timeouts) as JSON, like the app's.
+logconfig_dict = gunicorn_log_config(
+    level=os.environ.get("LOG_LEVEL", "INFO"), fmt=os.environ.get("LOG_FORMAT", "json")
+)
 control_socket_disable = True  # several gunicorns per user (make run beside tests) must not clash
 max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "0"))
 max_requests_jitter = 50

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import re
+import threading
 
 import structlog
 
@@ -21,11 +23,37 @@ _SECRET_VALUES = [
 ]
 
 
+# The configured secret values themselves (venue keys and secrets, the Django secret key, ...),
+# masked wherever they appear. Filled by register_secret_values() from settings at start-up.
+_MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
+_known_values: set[str] = set()
+_known_pattern: re.Pattern | None = None
+_known_lock = threading.Lock()
+
+
+def register_secret_values(*values: str | None) -> None:
+    """Masks these exact values in every log line from now on (empty/short values ignored)."""
+    global _known_pattern
+    with _known_lock:
+        for value in values:
+            if value and len(value) >= _MIN_SECRET_LENGTH:
+                _known_values.add(value)
+                _known_values.add(json.dumps(value)[1:-1])  # as it reads inside a JSON string
+        if _known_values:
+            ordered = sorted(_known_values, key=len, reverse=True)
+            _known_pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+
+def mask_known_secrets(text: str) -> str:
+    pattern = _known_pattern
+    return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
 def _scrub(value):
     if isinstance(value, str):
         for pattern, repl in _SECRET_VALUES:
             value = pattern.sub(repl, value)
-        return value
+        return mask_known_secrets(value)
     if isinstance(value, dict):
         return {
             k: (REDACTED if _SECRET_KEYS.search(str(k)) else _scrub(v)) for k, v in value.items()
@@ -40,6 +68,18 @@ def redact_secrets(_logger, _method, event_dict):
     return _scrub(event_dict)
 
 
+class _MaskedRenderer:
+    """The last word: masks known secret values in the rendered line, whatever object (a repr,
+    an exception's args) carried them past redact_secrets."""
+
+    def __init__(self, renderer):
+        self.renderer = renderer
+
+    def __call__(self, logger, method, event_dict):
+        rendered = self.renderer(logger, method, event_dict)
+        return mask_known_secrets(rendered) if isinstance(rendered, str) else rendered
+
+
 _SHARED = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
@@ -51,44 +91,64 @@ _SHARED = [
 _configured = False
 
 
+def _renderer(fmt: str):
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
+def _formatter(fmt: str) -> dict:
+    return {
+        "()": structlog.stdlib.ProcessorFormatter,
+        "foreign_pre_chain": _SHARED,
+        "processors": [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            _MaskedRenderer(_renderer(fmt)),
+        ],
+    }
+
+
+def dict_config(*, level: str = "INFO", fmt: str = "json") -> dict:
+    """The stdlib logging configuration: every logger through structlog, to stdout."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": _formatter(fmt)},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            "django.server": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+            "celery": {"level": level},
+        },
+    }
+
+
+def gunicorn_log_config(*, level: str = "INFO", fmt: str = "json") -> dict:
+    """gunicorn's `logconfig_dict`: the arbiter's own lines as JSON too (access log off)."""
+    config = dict_config(level=level, fmt=fmt)
+    config["loggers"] = {
+        "gunicorn.error": {"handlers": ["stdout"], "level": level, "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    }
+    return config
+
+
 def configure(*, level: str = "INFO", fmt: str = "json") -> None:
     global _configured
     if _configured:
         return
     _configured = True
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "formatters": {
-                "structured": {
-                    "()": structlog.stdlib.ProcessorFormatter,
-                    "foreign_pre_chain": _SHARED,
-                    "processors": [
-                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        structlog.processors.format_exc_info,
-                        redact_secrets,
-                        renderer,
-                    ],
-                }
-            },
-            "handlers": {
-                "stdout": {"class": "logging.StreamHandler", "formatter": "structured"},
-            },
-            "root": {"handlers": ["stdout"], "level": level},
-            "loggers": {
-                "django.server": {"level": "WARNING"},
-                "httpx": {"level": "WARNING"},
-                "httpcore": {"level": "WARNING"},
-                "celery": {"level": level},
-            },
-        }
-    )
+    logging.config.dictConfig(dict_config(level=level, fmt=fmt))
     structlog.configure(
         processors=[
             *_SHARED[:-1],

@@ -137,3 +137,37 @@ CELERY_TASKS = Counter("celery_tasks_total", "Celery tasks run", ["task", "outco
 CELERY_TASK_SECONDS = Histogram(
     "celery_task_seconds", "Celery task duration", ["task"], buckets=LATENCY_BUCKETS
 )
+BEAT_HEARTBEAT_TIMESTAMP = Gauge(
+    "beat_heartbeat_timestamp_seconds",
+    "Unix time of the last beat heartbeat a worker ran (beat, broker and a worker all alive)",
+    multiprocess_mode="max",
+)
+
+
+class CeleryQueueLengthCollector:
+    """celery_queue_length{queue}: messages waiting in each broker queue, read at scrape time.
+
+    Served by every worker's metrics endpoint; several workers report the same queues, so
+    aggregate with max() (never sum)."""
+
+    def collect(self):
+        from django.conf import settings
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            "celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
+        )
+        try:
+            client = _broker_client()
+            lengths = [(name, client.llen(name)) for name in settings.CELERY_TASK_QUEUES_NAMES]
+        except Exception:  # broker down: no sample; the worker's own alerts cover it
+            lengths = []
+        for name, length in lengths:
+            family.add_metric([name], length)
+        yield family
+
+
+def _broker_client():
+    from monitoring.redis import broker_client
+
+    return broker_client()

@@ -24,3 +24,13 @@ def state_client() -> redis.Redis:
         # and budgets fall back to their local state at once.
         retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
     )
+
+
+@cache
+def broker_client() -> redis.Redis:
+    """Redis of the Celery broker (queue lengths for the worker's metrics endpoint)."""
+    return redis.Redis.from_url(
+        settings.CELERY_BROKER_URL,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+    )

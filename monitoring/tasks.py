@@ -4,12 +4,15 @@ import time
 
 from celery import shared_task
 
-from monitoring.redis import state_client
+from monitoring import metrics
+from monitoring.heartbeats import BEAT_KEY, write_beat_heartbeat
 
-BEAT_HEARTBEAT_KEY = "heartbeat:beat"
+BEAT_HEARTBEAT_KEY = BEAT_KEY
 
 
 @shared_task(name="monitoring.tasks.beat_heartbeat", ignore_result=True)
 def beat_heartbeat() -> None:
     """Run by beat on a schedule; health reads the timestamp to tell if beat and a worker live."""
-    state_client().set(BEAT_HEARTBEAT_KEY, f"{time.time():.3f}", ex=3600)
+    now = time.time()
+    write_beat_heartbeat(now=now)
+    metrics.BEAT_HEARTBEAT_TIMESTAMP.set(now)

@@ -1,34 +1,338 @@
-"""Rate budgets per venue API (placeholder: cooldown and ban handling only; see issue 6)."""
+"""Rate budgets per venue API, shared by every worker through Redis.
+
+    budget_for("binance.spot").acquire(weight=1, orders=1, priority=Priority.NORMAL, deadline=t)
+
+Each venue API has the budgets its venue enforces (reliability/conf.py: Binance request weight
+per IP and order counts per account; BitMEX requests per minute and order-route calls per
+second). One Lua script checks and charges all of a call's budgets atomically, so concurrent
+workers never overdraw; responses correct the counts from the venue's own headers; a 429 sets
+a cooldown and a 418 a ban that every worker honours. HIGH priority may use the whole budget,
+NORMAL leaves RATE_HIGH_RESERVE of it, LOW leaves RATE_NORMAL_RESERVE more.
+
+While Redis is unreachable each process keeps RATE_LOCAL_FALLBACK_SHARE of every budget for
+itself (`degraded` is True) and tries Redis again every RELIABILITY_REDIS_RETRY_SECONDS.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
+from pathlib import Path
+
+import redis
+import structlog
 from django.conf import settings
 
+from monitoring.metrics import (
+    RATE_BAN_SECONDS,
+    RATE_BUDGET_REMAINING,
+    RATE_BUDGET_USED,
+    RATE_COOLDOWN_SECONDS,
+    RATE_LIMITED,
+)
+from monitoring.redis import state_client
+from reliability.conf import Budget, RateConfig
+from reliability.errors import RateLimitedError
 from reliability.runtime import runtime
 
+log = structlog.get_logger(__name__)
 
-class Budget:
+SCRIPT = (Path(__file__).parent / "lua" / "budget.lua").read_text()
+
+
+def _share(config: RateConfig, priority: int) -> float:
+    """Share of each budget a priority may use (0 HIGH, 1 NORMAL, 2 LOW)."""
+    if priority <= 0:
+        return 1.0
+    if priority == 1:
+        return 1.0 - config.high_reserve
+    return 1.0 - config.high_reserve - config.normal_reserve
+
+
+def _key_fingerprint(venue_api: str) -> str:
+    """Budgets per API key are stored under a hash of the key, never the key itself."""
+    key = settings.BITMEX_API_KEY if venue_api == "bitmex" else settings.BINANCE_API_KEY
+    return hashlib.sha256(key.encode()).hexdigest()[:12] if key else "nokey"
+
+
+def _cost(budget: Budget, weight: int, orders: int) -> int:
+    return {"weight": weight, "orders": orders, "request": 1}[budget.cost]
+
+
+def _header(headers, name: str) -> str | None:
+    if not headers or not name:
+        return None
+    try:
+        items = headers.items()
+    except AttributeError:
+        return None
+    for key, value in items:
+        if str(key).lower() == name:
+            return str(value)
+    return None
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+class RateBudget:
     def __init__(self, venue_api: str):
+        if venue_api not in settings.VENUE_APIS:
+            raise ValueError(f"unknown venue API {venue_api!r}")
         self.venue_api = venue_api
+        self._scripts: dict[int, object] = {}
+        self._local = _LocalBudget()
+        self._degraded = False
+        self._next_redis_try = 0.0
 
-    def acquire(self, *, weight: int, orders: int, priority, deadline: float) -> None:
-        return None
+    @property
+    def config(self) -> RateConfig:
+        return settings.RELIABILITY_RATE
 
+    @property
+    def budgets(self) -> tuple[Budget, ...]:
+        return self.config.budgets[self.venue_api]
+
+    @property
+    def degraded(self) -> bool:
+        return self._degraded
+
+    def _keys(self) -> list[str]:
+        base = f"reliability:rate:{self.venue_api}"
+        keys = [f"{base}:cooldown", f"{base}:ban"]
+        fingerprint = _key_fingerprint(self.venue_api)
+        for b in self.budgets:
+            keys.append(f"{base}:{b.name}" if b.scope == "ip" else f"{base}:{fingerprint}:{b.name}")
+        return keys
+
+    # --- acquire ------------------------------------------------------------------------
+    def acquire(self, *, weight: int, orders: int, priority: int, deadline: float) -> None:
+        """Charge the call's costs, waiting (injectable sleep) while the budget is short.
+
+        Raises RateLimitedError (sent=False) when the wait would pass the deadline or
+        RATE_MAX_WAIT_SECONDS, during a cooldown/ban that outlasts them, or when the call
+        costs more than the priority's share of a budget can ever hold."""
+        rt = runtime()
+        started = rt.clock()
+        limit_at = min(deadline, started + self.config.max_wait_seconds)
+        share = _share(self.config, int(priority))
+        counted = False
+        while True:
+            now = rt.clock()
+            verdict, wait, used = self._run("acquire", now, weight, orders, share)
+            if verdict == "ok":
+                self._publish(used)
+                return
+            if not counted:
+                counted = True
+                RATE_LIMITED.labels(venue=self.venue_api, priority=_priority_name(priority)).inc()
+                log.info(
+                    "rate.waiting",
+                    venue_api=self.venue_api,
+                    reason=verdict,
+                    wait_seconds=round(wait, 3),
+                    weight=weight,
+                    orders=orders,
+                    priority=_priority_name(priority),
+                )
+            if verdict == "too_big" or now + wait > limit_at:
+                raise RateLimitedError(
+                    self.venue_api,
+                    retry_after=None if verdict == "too_big" else wait,
+                    reason=verdict,
+                )
+            rt.sleep(wait + rt.rng.uniform(0, min(0.05, wait * 0.1)))
+
+    # --- corrections from responses -------------------------------------------------------
     def observe(self, *, headers=None, status: int | None = None, retry_after=None):
-        """Correct the budget from a response; returns the end of a ban (418), else None."""
+        """Correct the budgets from a response's headers; set the cooldown (429) or the ban
+        (418). Returns the end of a ban (time), else None."""
+        now = runtime().clock()
+        header_wait = _number(_header(headers, "retry-after"))
+        wait = retry_after if retry_after is not None else header_wait
+        cooldown_until = ban_until = 0.0
         if status == 418:
-            wait = retry_after or settings.RELIABILITY_RATE.ban_default_seconds
-            return runtime().clock() + float(wait)
+            ban_until = now + float(wait if wait else self.config.ban_default_seconds)
+        elif status == 429:
+            cooldown_until = now + float(wait if wait else self.config.cooldown_default_seconds)
+        values = []
+        for b in self.budgets:
+            value = _number(_header(headers, b.header))
+            values.append(value)
+            if b.kind == "bucket" and value is not None and value <= 0:
+                reset = _number(_header(headers, "x-ratelimit-reset"))
+                if b.header == "x-ratelimit-remaining" and reset and reset > now:
+                    cooldown_until = max(cooldown_until, reset)
+        if not (cooldown_until or ban_until or any(v is not None for v in values)):
+            return None
+        self._run("observe", now, cooldown_until, ban_until, values)
+        if cooldown_until:
+            RATE_COOLDOWN_SECONDS.labels(venue=self.venue_api).set(cooldown_until - now)
+            log.warning("rate.cooldown", venue_api=self.venue_api, seconds=cooldown_until - now)
+        if ban_until:
+            RATE_BAN_SECONDS.labels(venue=self.venue_api).set(ban_until - now)
+            log.error("rate.banned", venue_api=self.venue_api, seconds=ban_until - now)
+            return ban_until
         return None
 
+    def snapshot(self) -> dict:
+        now = runtime().clock()
+        cooldown, ban, used = self._run("peek", now)
+        budgets = {
+            b.name: {"used": round(u, 3), "limit": b.limit, "period_seconds": b.period}
+            for b, u in zip(self.budgets, used, strict=True)
+        }
+        self._publish(used)
+        return {
+            "cooldown_seconds": max(0.0, (cooldown or 0) - now),
+            "ban_seconds": max(0.0, (ban or 0) - now),
+            "budgets": budgets,
+            "degraded": self._degraded,
+        }
 
-_budgets: dict[str, Budget] = {}
+    def _publish(self, used) -> None:
+        for b, u in zip(self.budgets, used, strict=True):
+            RATE_BUDGET_USED.labels(venue=self.venue_api, budget=b.name).set(u)
+            RATE_BUDGET_REMAINING.labels(venue=self.venue_api, budget=b.name).set(
+                max(0.0, b.limit - u)
+            )
+
+    # --- Redis or local -----------------------------------------------------------------
+    def _run(self, op: str, now: float, *args):
+        if not self._degraded or now >= self._next_redis_try:
+            try:
+                result = getattr(self, f"_redis_{op}")(now, *args)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._next_redis_try = now + settings.RELIABILITY_REDIS_RETRY_SECONDS
+                if not self._degraded:
+                    self._degraded = True
+                    log.error(
+                        "rate.redis_unreachable",
+                        venue_api=self.venue_api,
+                        error=f"{type(exc).__name__}: {exc}"[:200],
+                    )
+            else:
+                if self._degraded:
+                    self._degraded = False
+                    log.warning("rate.redis_recovered", venue_api=self.venue_api)
+                return result
+        return getattr(self._local, op)(self, now, *args)
+
+    def _script(self):
+        client = state_client()
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = self._scripts[id(client)] = client.register_script(SCRIPT)
+        return script
+
+    def _redis_acquire(self, now, weight, orders, share):
+        args = ["acquire", repr(now), len(self.budgets)]
+        for b in self.budgets:
+            args += [b.kind, b.limit, repr(b.limit * share), b.period, _cost(b, weight, orders)]
+        reply = self._script()(keys=self._keys(), args=args)
+        return reply[0], float(reply[1]), [float(v) for v in reply[2:]]
+
+    def _redis_observe(self, now, cooldown_until, ban_until, values):
+        args = ["observe", repr(now), len(self.budgets), repr(cooldown_until), repr(ban_until)]
+        for b, v in zip(self.budgets, values, strict=True):
+            args += [b.kind, b.limit, b.period, "" if v is None else repr(v)]
+        self._script()(keys=self._keys(), args=args)
+
+    def _redis_peek(self, now):
+        args = ["peek", repr(now), len(self.budgets)]
+        for b in self.budgets:
+            args += [b.kind, b.limit, b.period]
+        reply = self._script()(keys=self._keys(), args=args)
+        return _number(reply[0] or None), _number(reply[1] or None), [float(v) for v in reply[2:]]
 
 
-def budget_for(venue_api: str) -> Budget:
+class _LocalBudget:
+    """The same budgets in this process only, each scaled to RATE_LOCAL_FALLBACK_SHARE."""
+
+    def __init__(self):
+        self.windows: dict[tuple[str, int], float] = {}
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.cooldown = self.ban = 0.0
+
+    def _limit(self, owner: RateBudget, b: Budget) -> float:
+        return max(1.0, math.floor(b.limit * owner.config.local_fallback_share))
+
+    def _tokens(self, b: Budget, limit: float, now: float) -> float:
+        tokens, ts = self.buckets.get(b.name, (limit, now))
+        return min(limit, tokens + max(0.0, now - ts) * limit / b.period)
+
+    def _used(self, owner, b: Budget, now: float) -> float:
+        limit = self._limit(owner, b)
+        if b.kind == "window":
+            return self.windows.get((b.name, math.floor(now / b.period)), 0.0)
+        return limit - self._tokens(b, limit, now)
+
+    def acquire(self, owner: RateBudget, now, weight, orders, share):
+        if now < self.ban:
+            return "ban", self.ban - now, []
+        if now < self.cooldown:
+            return "cooldown", self.cooldown - now, []
+        wait = 0.0
+        for b in owner.budgets:
+            cost, limit = _cost(b, weight, orders), self._limit(owner, b)
+            allowed = limit * share
+            if cost > allowed:
+                return "too_big", 0.0, []
+            if cost and b.kind == "window" and self._used(owner, b, now) + cost > allowed:
+                wait = max(wait, (math.floor(now / b.period) + 1) * b.period - now)
+            elif cost and b.kind == "bucket":
+                tokens, keep = self._tokens(b, limit, now), limit - allowed
+                if tokens - cost < keep:
+                    wait = max(wait, (cost + keep - tokens) * b.period / limit)
+        if wait > 0:
+            return "wait", wait, []
+        self.windows = {  # drop windows that ended
+            (name, index): used
+            for (name, index), used in self.windows.items()
+            if any(b.name == name and index >= math.floor(now / b.period) for b in owner.budgets)
+        }
+        for b in owner.budgets:
+            cost, limit = _cost(b, weight, orders), self._limit(owner, b)
+            if b.kind == "window":
+                key = (b.name, math.floor(now / b.period))
+                self.windows[key] = self.windows.get(key, 0.0) + cost
+            else:
+                self.buckets[b.name] = (self._tokens(b, limit, now) - cost, now)
+        return "ok", 0.0, [self._used(owner, b, now) for b in owner.budgets]
+
+    def observe(self, owner: RateBudget, now, cooldown_until, ban_until, values):
+        self.cooldown, self.ban = max(self.cooldown, cooldown_until), max(self.ban, ban_until)
+        for b, value in zip(owner.budgets, values, strict=True):
+            if value is None:
+                continue
+            if b.kind == "window":
+                key = (b.name, math.floor(now / b.period))
+                self.windows[key] = max(self.windows.get(key, 0.0), value)
+            else:
+                limit = self._limit(owner, b)
+                self.buckets[b.name] = (min(self._tokens(b, limit, now), value), now)
+
+    def peek(self, owner: RateBudget, now):
+        return self.cooldown, self.ban, [self._used(owner, b, now) for b in owner.budgets]
+
+
+def _priority_name(priority) -> str:
+    return {0: "high", 1: "normal", 2: "low"}.get(int(priority), "normal")
+
+
+_budgets: dict[str, RateBudget] = {}
+
+
+def budget_for(venue_api: str) -> RateBudget:
+    """This process's handle on one venue API's shared rate budgets."""
     budget = _budgets.get(venue_api)
     if budget is None:
-        budget = _budgets[venue_api] = Budget(venue_api)
+        budget = _budgets[venue_api] = RateBudget(venue_api)
     return budget
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: bootstrap, throwaway PostgreSQL + Redis on free ports (like `make test`), then
 # every bench/*.py in turn (helpers named _*.py excepted), or only the one named by $1
-# (`scripts/bench.sh reads` runs bench/reads.py; a directory bench/NAME/ runs bench/NAME/run.py).
+# (`scripts/bench.sh emulator` runs bench/emulator.py; a directory bench/NAME/ runs bench/NAME/run.py).
 # Extra arguments go to the benchmark. Each prints a table and writes JSON under bench/results/;
 # each makes its own database from the migrated template and starts (and stops) its own
 # gunicorn / Celery / emulator processes.

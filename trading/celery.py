@@ -23,34 +23,8 @@ def _declare_queues(**_kwargs) -> None:
 app.autodiscover_tasks()
 
 
-@signals.before_task_publish.connect
-def _carry_correlation_id(headers=None, **_kwargs) -> None:
-    """Every task carries the correlation id of the request (or task) that queued it."""
-    from monitoring import correlation
-
-    cid = correlation.current()
-    if headers is not None and cid and "correlation_id" not in headers:
-        headers["correlation_id"] = cid
-
-
-@signals.task_prerun.connect
-def _bind_correlation_id(task=None, **_kwargs) -> None:
-    from monitoring import correlation
-
-    correlation.clear()
-    cid = getattr(task.request, "correlation_id", None) if task else None
-    correlation.bind(cid or correlation.new_id())
-    if task is not None:
-        import structlog
-
-        structlog.contextvars.bind_contextvars(task=task.name, task_id=task.request.id)
-
-
-@signals.task_postrun.connect
-def _unbind(**_kwargs) -> None:
-    from monitoring import correlation
-
-    correlation.clear()
+# Correlation ids, task metrics, the worker's metrics endpoint and heartbeat (monitoring owns them).
+import monitoring.worker  # noqa: E402, F401
 
 
 @signals.setup_logging.connect

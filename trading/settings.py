@@ -322,5 +322,28 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json", choices=("json", "console"))
 LOGGING_CONFIG = None  # monitoring.logging.configure() sets logging up once per process
 
 from monitoring.logging import configure as _configure_logging  # noqa: E402
+from monitoring.logging import register_secret_values as _register_secret_values  # noqa: E402
 
 _configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+# These values are masked wherever they would appear in a log line.
+_register_secret_values(
+    SECRET_KEY,
+    BINANCE_API_KEY,
+    BINANCE_API_SECRET,
+    BITMEX_API_KEY,
+    BITMEX_API_SECRET,
+    DATABASES["default"]["PASSWORD"],
+    urlsplit(REDIS_URL).password,
+)
+
+# --- Observability: health, worker metrics and heartbeats ----------------------------------
+# Seconds a health result is reused (per process; venue probes shared fleet-wide via the cache).
+HEALTH_CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 5.0)
+# Seconds /health/ waits for all its checks together; a slower check is reported down.
+HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 3.0, min_value=0.1)
+# Seconds between worker heartbeats (health reports a worker gone after 3 missed ones).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 5, min_value=1)
+# Port of each Celery worker's /metrics (all its pool children summed); 0 turns it off.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9808, min_value=0, max_value=65535)
+# Address it listens on (0.0.0.0 in the container image, so Prometheus can reach it).
+WORKER_METRICS_BIND = env_str("WORKER_METRICS_BIND", "127.0.0.1")

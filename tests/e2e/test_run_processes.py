@@ -35,14 +35,16 @@ def _group_alive(pgid: int) -> bool:
 def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
     db = settings.DATABASES["default"]
     port = _free_port()
+    binance_port, bitmex_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}",
         "PORT": str(port),
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-        "EMULATOR_BINANCE_PORT": str(_free_port()),
-        "EMULATOR_BITMEX_PORT": str(_free_port()),
+        "EMULATOR_BINANCE_PORT": str(binance_port),
+        "EMULATOR_BITMEX_PORT": str(bitmex_port),
+        "WORKER_METRICS_PORT": str(_free_port()),
         "CELERY_CONCURRENCY": "1",
         "WEB_CONCURRENCY": "1",
     }
@@ -76,6 +78,17 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
         while not replies and time.monotonic() < deadline:
             replies = app.control.ping(timeout=1.0) or []
         assert replies, "no Celery worker answered"
+        # The exchange emulator listens on the ports the environment gave it.
+        for emulator_port, path in ((binance_port, "/api/v3/ping"), (bitmex_port, "/api/v1")):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    answer = httpx.get(f"http://127.0.0.1:{emulator_port}{path}", timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, (tmp_path / "honcho.log").read_text()
+                    time.sleep(0.5)
+            assert answer.status_code == 200, answer.text
     finally:
         os.killpg(honcho.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:
@@ -90,5 +103,5 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
         time.sleep(0.2)
     assert not _group_alive(honcho.pid), "processes were left behind after Ctrl-C"
     output = (tmp_path / "honcho.log").read_text()
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "beat", "emulator"):
         assert f"{name}.1" in output

@@ -63,3 +63,46 @@ def worker(index, env, clock, sends, release, barrier, commands, results):
                 except RetryableError:
                     outcome = "failed"
                 results.put((index, outcome))
+
+
+def budget_worker(env, limit, period, start_at, calls, url, results):
+    """Make `calls` weight-1 calls to url through guarded_call, sharing a small budget."""
+    os.environ.update(env)
+    import time
+    from dataclasses import replace
+
+    import django
+
+    django.setup()
+    import httpx
+    from django.conf import settings
+
+    from reliability.conf import Budget
+    from reliability.guard import Priority, guarded_call
+
+    rate = settings.RELIABILITY_RATE
+    settings.RELIABILITY_RATE = replace(
+        rate,
+        max_wait_seconds=120,
+        budgets={
+            **rate.budgets,
+            "binance.spot": (
+                Budget(
+                    "weight_1m", "window", limit, period, "weight", "ip", "x-mbx-used-weight-1m"
+                ),
+            ),
+        },
+    )
+    time.sleep(max(0.0, start_at - time.time()))
+    ok = 0
+    with httpx.Client(timeout=10) as client:
+        for _ in range(calls):
+            guarded_call(
+                "binance.spot",
+                "query",
+                lambda: client.get(url),
+                priority=Priority.HIGH,
+                deadline=time.time() + 120,
+            )
+            ok += 1
+    results.put(ok)

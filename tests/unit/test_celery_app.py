@@ -10,7 +10,8 @@ from django.conf import settings
 from monitoring import correlation
 from monitoring.redis import state_client
 from monitoring.tasks import BEAT_HEARTBEAT_KEY, beat_heartbeat
-from trading.celery import _bind_correlation_id, app
+from monitoring.worker import HEADER, task_started
+from trading.celery import app
 
 
 def test_it_is_configured_for_at_least_once_json_delivery():
@@ -41,13 +42,16 @@ def test_a_queued_task_carries_the_current_correlation_id():
         correlation.clear()
     raw = broker.lpop("default")
     assert raw is not None
-    assert json.loads(raw)["headers"]["correlation_id"] == "req-1234"
+    # Not the header "correlation_id": Celery overwrites that name with the task id on the
+    # worker side (the AMQP property); tests/integration/test_celery_worker_observability.py
+    # proves the id arrives in a real worker.
+    assert json.loads(raw)["headers"][HEADER] == "req-1234"
 
 
 def test_a_running_task_binds_the_id_it_was_given():
-    beat_heartbeat.push_request(id="task-1", correlation_id="req-5678")
+    beat_heartbeat.push_request(id="task-1", **{HEADER: "req-5678"})
     try:
-        _bind_correlation_id(task=beat_heartbeat)
+        task_started(task_id="task-x", task=beat_heartbeat)
         assert correlation.current() == "req-5678"
     finally:
         beat_heartbeat.pop_request()
@@ -57,7 +61,7 @@ def test_a_running_task_binds_the_id_it_was_given():
 def test_a_task_without_an_id_gets_a_fresh_one():
     beat_heartbeat.push_request(id="task-2")
     try:
-        _bind_correlation_id(task=beat_heartbeat)
+        task_started(task_id="task-x", task=beat_heartbeat)
         assert len(correlation.current()) == 32
     finally:
         beat_heartbeat.pop_request()

@@ -1,0 +1,1 @@
+"""BitMEX wire protocol: `/api/v1`."""

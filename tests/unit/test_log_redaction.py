@@ -1,0 +1,93 @@
+"""The redaction processor: secret fields, secrets inside strings, and the configured secret
+values themselves, wherever they appear (messages, fields, tracebacks, stdlib %-args)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+
+from monitoring.logging import (
+    REDACTED,
+    mask_known_secrets,
+    redact_secrets,
+    register_secret_values,
+)
+
+SECRET = "s3cr3t-value-9f8e7d6c5b4a"
+
+
+@pytest.fixture
+def captured():
+    """What the configured handler writes, through the configured formatter (the real chain)."""
+    formatter = logging.getLogger().handlers[0].formatter
+    assert isinstance(formatter, structlog.stdlib.ProcessorFormatter)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logging.getLogger().addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logging.getLogger().removeHandler(handler)
+
+
+def test_it_drops_fields_named_like_secrets():
+    event = redact_secrets(None, "info", {
+        "event": "x", "api_key": "k", "headers": {"Authorization": "Bearer abc", "X-MBX-APIKEY": "k2"},
+        "signature": "deadbeef", "password": "p", "venue": "bitmex",
+    })  # fmt: skip
+    assert event["api_key"] == REDACTED and event["signature"] == REDACTED
+    assert event["headers"] == {"Authorization": REDACTED, "X-MBX-APIKEY": REDACTED}
+    assert event["password"] == REDACTED and event["venue"] == "bitmex"
+
+
+def test_it_masks_bearer_tokens_and_signed_query_strings_inside_text():
+    event = redact_secrets(None, "info", {
+        "event": "GET /api/v3/order?symbol=BTCUSDT&timestamp=1&signature=abcdef0123 failed",
+        "detail": ["Authorization: Bearer tok-123"],
+    })  # fmt: skip
+    assert "abcdef0123" not in event["event"] and "signature=" + REDACTED in event["event"]
+    assert event["detail"] == ["Authorization: Bearer " + REDACTED]
+
+
+def test_it_masks_registered_values_anywhere():
+    register_secret_values(SECRET, "", None, "short")
+    event = redact_secrets(
+        None, "info", {"event": f"connect with {SECRET}!", "nested": {"a": (SECRET,)}}
+    )
+    assert event["event"] == f"connect with {REDACTED}!"
+    assert event["nested"] == {"a": (REDACTED,)}
+    assert mask_known_secrets("short word stays") == "short word stays"
+
+
+def test_it_masks_a_value_even_in_its_json_escaped_form():
+    tricky = 'pa"ss\\word-123456'
+    register_secret_values(tricky)
+    rendered = json.dumps({"event": tricky})
+    assert tricky not in mask_known_secrets(rendered)
+    assert json.dumps(tricky)[1:-1] not in mask_known_secrets(rendered)
+
+
+def test_real_log_output_never_carries_a_registered_secret(captured):
+    register_secret_values(SECRET)
+    log = structlog.get_logger("tests.redaction")
+    log.info("login", token=SECRET, note=f"key={SECRET}")
+    logging.getLogger("tests.stdlib").warning("venue answered %s for %s", 401, SECRET)
+    try:
+        raise RuntimeError(f"signing failed with {SECRET}")
+    except RuntimeError:
+        log.exception("signing_failed")
+
+    class Opaque:
+        def __repr__(self):
+            return f"<Opaque {SECRET}>"
+
+    log.info("opaque", obj=Opaque())
+    lines = captured()
+    assert {line["event"] for line in lines} >= {"login", "signing_failed", "opaque"}
+    assert any("venue answered 401 for" in line["event"] for line in lines)
+    assert any("RuntimeError" in line.get("exception", "") for line in lines)
+    for line in lines:
+        assert SECRET not in json.dumps(line)
