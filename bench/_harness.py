@@ -280,8 +280,12 @@ def _with_path(url: str, path: str) -> str:
 class Environment:
     """Services + a fresh database + Django, for one benchmark run; use as a context manager."""
 
-    def __init__(self, name: str, *, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self, name: str, *, emulator: bool = False, extra_env: dict[str, str] | None = None
+    ):
         self.name = name
+        self.with_emulator = emulator
+        self.binance_url = self.bitmex_url = ""
         self.stack = contextlib.ExitStack()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}."))
         self.procs = Processes(self.tmp)
@@ -300,7 +304,7 @@ class Environment:
         self.stack.callback(self._remove_tmp)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading.settings")
         os.environ.setdefault("TRADING_STAGE", "test")
-        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        os.environ.setdefault("LOG_LEVEL", "INFO")  # what production logs costs, too
         os.environ.setdefault("API_THROTTLE_RATE", "100000/second")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(self.tmp / "prom")
         (self.tmp / "prom").mkdir()
@@ -312,10 +316,26 @@ class Environment:
         os.environ["DATABASE_URL"] = self.create_database(f"bench_{self.name}")
         self._flush_redis()
         self.stack.callback(self.procs.close)
+        if self.with_emulator:
+            self._start_emulator()
         import django
 
         django.setup()
+        self._logs_to_file()
         return self
+
+    def _logs_to_file(self) -> None:
+        """This process's log lines go to a file (they are measured, not shown)."""
+        import logging
+
+        stream = open(self.tmp / "bench.log", "a")  # noqa: SIM115 - lives as long as the run
+        self.stack.callback(stream.close)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (
+                sys.stderr,
+                sys.stdout,
+            ):
+                handler.setStream(stream)
 
     def __exit__(self, *exc) -> None:
         with contextlib.suppress(Exception):
@@ -383,6 +403,38 @@ class Environment:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _http_ok(f"{base}/health/live"), 60, f"gunicorn {name}")
         return base
+
+    def _start_emulator(self) -> None:
+        """manage.py exchange_emulator on free ports (prices stand still, venue limits x1000);
+        the platform's settings (this process and its children) point at it."""
+        ports = {"binance": free_port(), "bitmex": free_port()}
+        argv = [sys.executable, "manage.py", "exchange_emulator"]
+        argv += ["--binance-port", str(ports["binance"]), "--bitmex-port", str(ports["bitmex"])]
+        for venue in ports:
+            argv += [f"--{venue}-key", VENUE_KEY, f"--{venue}-secret", VENUE_SECRET]
+        argv += ["--walk-seconds", "0", "--rate-limit-scale", "1000"]
+        self.procs.start("emulator", argv, self.child_env())
+        for port in ports.values():
+            wait_for(lambda p=port: port_open(p), 60, "the exchange emulator")
+        self.binance_url = f"http://127.0.0.1:{ports['binance']}"
+        self.bitmex_url = f"http://127.0.0.1:{ports['bitmex']}"
+        for api in ("SPOT", "USDM", "COINM"):
+            os.environ[f"BINANCE_{api}_BASE_URL"] = self.binance_url
+        os.environ["BITMEX_BASE_URL"] = self.bitmex_url
+        for venue in ("BINANCE", "BITMEX"):
+            os.environ[f"{venue}_API_KEY"], os.environ[f"{venue}_API_SECRET"] = (
+                VENUE_KEY,
+                VENUE_SECRET,
+            )
+
+    def emulator_control(self, venue: str, method: str, path: str, **kwargs):
+        """A call to the emulator's control API (/_emulator/...) on a venue's port."""
+        import httpx
+
+        base = self.bitmex_url if venue == "bitmex" else self.binance_url
+        response = httpx.request(method, f"{base}/_emulator/{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
 
     def worker(self, name: str = "worker", *, concurrency: int = 2, **env: str) -> None:
         child = self.child_env(CELERY_CONCURRENCY=str(concurrency), **env)

@@ -90,7 +90,8 @@ class LoadResult:
     statuses: dict[str, int] = field(default_factory=dict)  # status code or error name
     send_lag: list[float] = field(default_factory=list)  # how late the generator sent
     elapsed: float = 0.0
-    samples: list[tuple[float, float, str]] = field(default_factory=list)  # due, latency, status
+    # (request number, due time as time.time(), latency, status) of every request
+    samples: list[tuple[int, float, float, str]] = field(default_factory=list)
 
     def row(self, **extra: Any) -> dict[str, Any]:
         s = summary_ms(self.latencies)
@@ -120,6 +121,7 @@ async def _open_loop(
     loop = asyncio.get_running_loop()
     count = int(rate * seconds)
     start = loop.time() + 0.05
+    wall = time.time() - loop.time()  # loop time -> wall-clock time
 
     async def one(i: int, due: float) -> None:
         request = make(i)
@@ -133,9 +135,9 @@ async def _open_loop(
         latency = loop.time() - due
         result.latencies.append(latency)
         result.statuses[status] = result.statuses.get(status, 0) + 1
-        result.samples.append((due - start, latency, status))
+        result.samples.append((i, due + wall, latency, status))
 
-    wall = time.perf_counter()
+    began = time.perf_counter()
     tasks = []
     for i in range(count):
         due = start + i / rate
@@ -144,7 +146,7 @@ async def _open_loop(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
-    result.elapsed = time.perf_counter() - wall
+    result.elapsed = time.perf_counter() - began
     return result
 
 
