@@ -44,16 +44,20 @@ RAISED_LIMITS = {
 
 # --- the bare variant: sign, send, check, decode ------------------------------------------------
 class BareBinance:
-    def __init__(self, base_url: str, prefix: str, symbol: str, quantity: str, price: str):
+    def __init__(
+        self, base_url: str, prefix: str, symbol: str, quantity: str, price: str,
+        key: str = VENUE_KEY, secret: str = VENUE_SECRET,
+    ):  # fmt: skip
         import httpx
 
         self.client = httpx.Client(base_url=base_url, timeout=10)
         self.prefix, self.symbol, self.quantity, self.price = prefix, symbol, quantity, price
+        self.key, self.secret = key, secret
 
     def _signed(self, params: dict) -> str:
         params = {**params, "recvWindow": 5000, "timestamp": int(time.time() * 1000)}
         payload = urlencode(params)
-        signature = hmac.new(VENUE_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        signature = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         return f"{payload}&signature={signature}"
 
     def _check(self, response) -> dict:
@@ -73,13 +77,13 @@ class BareBinance:
                 "newClientOrderId": client_id,
             }
         )
-        headers = {"X-MBX-APIKEY": VENUE_KEY, "Content-Type": "application/x-www-form-urlencoded"}
+        headers = {"X-MBX-APIKEY": self.key, "Content-Type": "application/x-www-form-urlencoded"}
         return self._check(self.client.post(f"{self.prefix}/order", content=body, headers=headers))
 
     def cancel(self, client_id: str) -> dict:
         query = self._signed({"symbol": self.symbol, "origClientOrderId": client_id})
         return self._check(
-            self.client.delete(f"{self.prefix}/order?{query}", headers={"X-MBX-APIKEY": VENUE_KEY})
+            self.client.delete(f"{self.prefix}/order?{query}", headers={"X-MBX-APIKEY": self.key})
         )
 
     def place_cancel(self, client_id: str) -> None:
