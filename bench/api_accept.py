@@ -17,7 +17,7 @@ import statistics
 import sys
 import uuid
 
-from bench._harness import Column, Environment, Report, api_key, instruments, summary_ms
+from bench._harness import Column, Environment, Report, api_keys, instruments, summary_ms
 from bench._load import LoadResult, Request, open_loop
 
 TARGET_RATE, TARGET_P99_MS = 200.0, 10.0
@@ -35,7 +35,7 @@ COLUMNS = [
 ]
 
 
-def order_request(base: str, key: str, i: int) -> Request:
+def order_request(base: str, keys: list[str], i: int) -> Request:
     body = {
         "exchange": "binance",
         "symbol": "BTC/USDT:USDT",
@@ -45,7 +45,10 @@ def order_request(base: str, key: str, i: int) -> Request:
         "price": f"{60000 + (i % 1000)}.5",
         "time_in_force": "GTC",
     }
-    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}
+    headers = {
+        "Authorization": f"Bearer {keys[i % len(keys)]}",  # each key under its throttle
+        "Idempotency-Key": uuid.uuid4().hex,
+    }
     return Request.json("POST", f"{base}/api/v1/orders", body, headers)
 
 
@@ -82,14 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         from orders.models import Order
 
         instruments()
-        key = api_key()
+        keys = api_keys()
         base = env.gunicorn("web", workers=args.workers)
         by_rate: dict[float, list[LoadResult]] = {rate: [] for rate in rates}
         for _round in range(args.rounds):
             for rate in rates:
                 by_rate[rate].append(
                     open_loop(
-                        lambda i: order_request(base, key, i), rate=rate, seconds=args.seconds
+                        lambda i: order_request(base, keys, i), rate=rate, seconds=args.seconds
                     )
                 )
                 env.procs.check_alive()

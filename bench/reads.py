@@ -191,6 +191,7 @@ def query_set(using: str, account_id: int) -> dict[str, dict[str, Any]]:
         "ids (100)": {"ids": ids},
         "state=FILLED": {"states": ["FILLED"]},
         "state=FILLED,CANCELED": {"states": ["FILLED", "CANCELED"]},
+        "state=EXPIRED,REJECTED": {"states": ["EXPIRED", "REJECTED"]},
         "state=NEW,PARTIALLY_FILLED": {"states": ["NEW", "PARTIALLY_FILLED"]},
         "date range": {"created_after": middle, "created_before": middle + window},
         "keyset page (middle)": {"cursor": encode_cursor({"t": mid_at.isoformat(), "id": mid_id})},
@@ -243,24 +244,26 @@ def measure_selectors(
 
 
 def measure_api(
-    servers: dict[str, tuple[str, str, dict]], iterations: int, warmup: int = 5
+    servers: dict[str, tuple[str, list[str], dict]], iterations: int, warmup: int = 5
 ) -> dict[tuple[str, str], list[float]]:
-    """{(query, size label): [seconds]}; servers: label -> (base URL, API key, queries)."""
+    """{(query, size label): [seconds]}; servers: label -> (base URL, API keys, queries)."""
     import httpx
 
     times: dict[tuple[str, str], list[float]] = {}
     names = list(next(iter(servers.values()))[2])
-    clients = {
-        size: httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        for size, (_base, key, _queries) in servers.items()
-    }
+    clients = {size: httpx.Client(timeout=30) for size in servers}
+    turn = 0
     try:
         for i in range(warmup + iterations):
             for name in names:
-                for size, (base, _key, queries) in servers.items():
+                for size, (base, keys, queries) in servers.items():
                     params = api_params(queries[name])
+                    turn += 1
+                    headers = {"Authorization": f"Bearer {keys[turn % len(keys)]}"}
                     started = time.perf_counter()
-                    response = clients[size].get(f"{base}/api/v1/orders", params=params)
+                    response = clients[size].get(
+                        f"{base}/api/v1/orders", params=params, headers=headers
+                    )
                     elapsed = time.perf_counter() - started
                     if response.status_code != 200:
                         raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
@@ -333,15 +336,15 @@ def explain(using: str, account, queries: dict[str, dict]) -> dict[str, str]:
     return plans
 
 
-def load_dataset(alias: str, count: int) -> tuple[Any, str, float]:
-    """Instruments, the bench account's key and `count` orders in one database."""
-    from bench._harness import api_key, instruments
+def load_dataset(alias: str, count: int) -> tuple[Any, list[str], float]:
+    """Instruments, the bench account's keys and `count` orders in one database."""
+    from bench._harness import api_keys, instruments
     from orders.models import Account
 
     token = _db.set(alias)
     try:
         made = list(instruments().values())
-        key = api_key()
+        keys = api_keys()
         account = Account.objects.using(alias).get(name="bench")
         seconds = load_orders(
             using=alias, count=count, account_id=account.pk, instruments=made, seed=count
@@ -349,7 +352,7 @@ def load_dataset(alias: str, count: int) -> tuple[Any, str, float]:
         analyze(alias)
     finally:
         _db.reset(token)
-    return account, key, seconds
+    return account, keys, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,17 +459,20 @@ ACTIVE_COLUMNS = [
 ]
 
 
-def measure_active(base: str, key: str, rate: float, seconds: float) -> dict:
-    """GET /orders/active on a fixed schedule (open loop); the cache is primed first."""
+def measure_active(base: str, keys: list[str], rate: float, seconds: float) -> dict:
+    """GET /orders/active on a fixed schedule (open loop), keys taking turns; the cache is
+    primed first."""
     import httpx
 
     from bench._load import Request, open_loop
 
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = [{"Authorization": f"Bearer {key}"} for key in keys]
     url = f"{base}/api/v1/orders/active"
-    first = httpx.get(url, headers=headers, timeout=10).json()
-    result = open_loop(lambda i: Request("GET", url, headers), rate=rate, seconds=seconds)
-    last = httpx.get(url, headers=headers, timeout=10).json()
+    first = httpx.get(url, headers=headers[0], timeout=10).json()
+    result = open_loop(
+        lambda i: Request("GET", url, headers[i % len(headers)]), rate=rate, seconds=seconds
+    )
+    last = httpx.get(url, headers=headers[0], timeout=10).json()
     assert len(first["results"]) == ACTIVE, len(first["results"])
     return result.row(source=last["source"])
 

@@ -124,8 +124,9 @@ def test_it_summarises_api_accept_rounds():
     (row,) = api_accept.rows_for({200: rounds})
     assert row["sent"] == 4 and row["errors"] == 1 and row["p99_ms"] == 4.0
     assert row["round_p99_ms"] == 3.0
-    request = api_accept.order_request("http://127.0.0.1:1", "k", 3)
+    request = api_accept.order_request("http://127.0.0.1:1", ["k1", "k2"], 3)
     assert request.headers["Idempotency-Key"] and b'"price": "60003.5"' in request.body
+    assert request.headers["Authorization"] == "Bearer k2"
 
 
 @pytest.mark.django_db(transaction=True)
