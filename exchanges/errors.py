@@ -83,6 +83,8 @@ class ClockSkewError(RetryableError):
 class BannedError(FatalError):
     """HTTP 418 (IP banned) or BitMEX 403 ban: stop calling until `retry_after` seconds pass."""
 
+    ban = True  # guarded_call opens the breaker and the rate budget until the ban ends
+
 
 class AuthError(FatalError):
     """Credentials refused (401, Binance -2014/-2015/-1022/-1002): nothing works until fixed."""

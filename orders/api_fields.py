@@ -64,6 +64,14 @@ class StrictSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(component_name="Error")
+class PageParams(serializers.Serializer):
+    """Query parameters every list shares: the cursor from `next` and the page size."""
+
+    cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+
+@extend_schema_serializer(component_name="Error")
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API."""
 

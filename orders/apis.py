@@ -18,7 +18,13 @@ from rest_framework.views import APIView
 from exchanges.types import OrderType, Side, TimeInForce
 from monitoring import correlation
 from orders import selectors, services
-from orders.api_fields import DecimalString, ErrorSerializer, StrictSerializer, page_url
+from orders.api_fields import (
+    DecimalString,
+    ErrorSerializer,
+    PageParams,
+    StrictSerializer,
+    page_url,
+)
 from orders.errors import OrderInvalid
 from orders.models import VENUES, Actor, OrderState
 
@@ -136,7 +142,7 @@ class OrderListCreateApi(APIView):
             child=serializers.ChoiceField(choices=VENUES), required=False, max_length=len(VENUES)
         )
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(PageParams):
         ids = _CommaList(
             child=serializers.IntegerField(min_value=1), required=False, max_length=500
         )
@@ -147,8 +153,6 @@ class OrderListCreateApi(APIView):
         created_before = serializers.DateTimeField(required=False, help_text="Exclusive.")
         exchange = serializers.ChoiceField(choices=VENUES, required=False)
         symbol = serializers.CharField(required=False, max_length=48)
-        cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
-        limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
 
     @extend_schema_serializer(component_name="OrderPage")
     class ListOutputSerializer(serializers.Serializer):
@@ -359,9 +363,8 @@ class OrderCancelApi(APIView):
 
 
 class OrderEventsApi(APIView):
-    class FilterSerializer(serializers.Serializer):
-        cursor = serializers.CharField(required=False)
-        limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    class FilterSerializer(PageParams):
+        pass
 
     @extend_schema_serializer(component_name="OrderEventPage")
     class OutputSerializer(serializers.Serializer):

@@ -9,12 +9,12 @@ from rest_framework.views import APIView
 
 from exchanges.types import MarketType
 from orders import selectors
-from orders.api_fields import DecimalString, page_url
+from orders.api_fields import DecimalString, PageParams, page_url
 from orders.models import VENUES, Instrument
 
 
 class InstrumentListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(PageParams):
         exchange = serializers.ChoiceField(choices=VENUES, required=False)
         venue = serializers.ChoiceField(choices=VENUES, required=False, help_text="= exchange")
         venue_api = serializers.ChoiceField(choices=Instrument.VenueApi.choices, required=False)
@@ -24,8 +24,6 @@ class InstrumentListApi(APIView):
         active = serializers.BooleanField(
             required=False, allow_null=True, default=True, help_text="false: expired ones too"
         )
-        cursor = serializers.CharField(required=False)
-        limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
 
     @extend_schema_serializer(component_name="InstrumentPage")
     class OutputSerializer(serializers.Serializer):

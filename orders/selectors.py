@@ -46,6 +46,22 @@ def decode_cursor(cursor: str, keys: Iterable[str]) -> dict[str, Any]:
         raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor") from None
 
 
+def _page(qs: QuerySet, limit: int, cursor_of: Callable[[Any], dict]) -> Page:
+    """One page of an ordered queryset; the cursor points after its last row."""
+    rows = list(qs[: limit + 1])
+    if len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(cursor_of(rows[-1])))
+
+
+def _int_position(cursor: str, key: str) -> int:
+    value = decode_cursor(cursor, (key,))[key]
+    if not isinstance(value, int):
+        raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
+    return value
+
+
 # --- orders --------------------------------------------------------------------------------------
 
 
@@ -136,16 +152,8 @@ def _newest(qs, states: list[str], instrument_ids: list[int] | None, n: int, *, 
 def order_events(*, order: Order, cursor: str | None = None, limit: int = 100) -> Page:
     qs = OrderEvent.objects.filter(order=order)
     if cursor:
-        after = decode_cursor(cursor, ("seq",))["seq"]
-        if not isinstance(after, int):
-            raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
-        qs = qs.filter(sequence__gt=after)
-    rows = list(qs.order_by("sequence")[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor({"seq": rows[-1].sequence})
-    return Page(rows, next_cursor)
+        qs = qs.filter(sequence__gt=_int_position(cursor, "seq"))
+    return _page(qs.order_by("sequence"), limit, lambda last: {"seq": last.sequence})
 
 
 def active_orders(*, account: Account, render: Callable[[list[Order]], list]) -> dict[str, Any]:
@@ -206,13 +214,5 @@ def instrument_list(
     }
     qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
     if cursor:
-        after = decode_cursor(cursor, ("id",))["id"]
-        if not isinstance(after, int):
-            raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
-        qs = qs.filter(pk__gt=after)
-    rows = list(qs.order_by("id")[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor({"id": rows[-1].pk})
-    return Page(rows, next_cursor)
+        qs = qs.filter(pk__gt=_int_position(cursor, "id"))
+    return _page(qs.order_by("id"), limit, lambda last: {"id": last.pk})

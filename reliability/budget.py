@@ -149,14 +149,16 @@ class RateBudget:
             rt.sleep(wait + rt.rng.uniform(0, min(0.05, wait * 0.1)))
 
     # --- corrections from responses -------------------------------------------------------
-    def observe(self, *, headers=None, status: int | None = None, retry_after=None):
+    def observe(
+        self, *, headers=None, status: int | None = None, retry_after=None, banned: bool = False
+    ):
         """Correct the budgets from a response's headers; set the cooldown (429) or the ban
         (418). Returns the end of a ban (time), else None."""
         now = runtime().clock()
         header_wait = _number(_header(headers, "retry-after"))
         wait = retry_after if retry_after is not None else header_wait
         cooldown_until = ban_until = 0.0
-        if status == 418:
+        if banned or status == 418:
             ban_until = now + float(wait if wait else self.config.ban_default_seconds)
         elif status == 429:
             cooldown_until = now + float(wait if wait else self.config.cooldown_default_seconds)

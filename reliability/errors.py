@@ -20,6 +20,10 @@ class VenueError(Exception):
     """Base of every classified venue failure."""
 
     error_class: ErrorClass = ErrorClass.RETRYABLE
+    # True when the venue banned us (HTTP 418, BitMEX 403 ban): guarded_call then opens the
+    # breaker and the rate budget until `retry_after` (or RATE_BAN_DEFAULT_SECONDS) passes.
+    # Any error with HTTP status 418 counts as a ban too.
+    ban: bool = False
 
     def __init__(
         self,

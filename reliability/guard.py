@@ -29,7 +29,7 @@ What guarded_call does with each error class fn raises (breaker = this venue API
 | OutcomeUnknownError                 | failure                 | submit/amend (and unknown names): never;  |
 |                                     |                         | cancel and reads: yes                     |
 | FatalError (auth)                   | failure                 | never                                     |
-| FatalError/any error with status 418| open until the ban ends | never                                     |
+| error.ban (BannedError) / HTTP 418  | open until the ban ends | never                                     |
 | (ban: Retry-After or default)       | (trigger "ban")         |                                           |
 | any other exception (a bug)         | failure                 | never (propagates unchanged)              |
 
@@ -164,7 +164,10 @@ class _Attempt:
         if isinstance(exc, OutcomeUnknownError):
             self.unknown = exc
         ban_until = budget.observe(
-            headers=exc.headers, status=exc.status, retry_after=exc.retry_after
+            headers=exc.headers,
+            status=exc.status,
+            retry_after=exc.retry_after,
+            banned=exc.ban or exc.status == 418,
         )
         if ban_until is not None:
             breaker.open_until(ban_until, reason=str(exc)[:200])

@@ -198,3 +198,15 @@ def test_budgets_fall_back_to_a_local_share_while_redis_is_down(
     window_start(fake_clock)
     take(budget, weight=10)
     assert budget.degraded is False
+
+
+def test_an_error_flagged_as_a_ban_opens_the_breaker_whatever_its_status(fake_clock):
+    class Banned(FatalError):
+        ban = True  # like exchanges.errors.BannedError (BitMEX answers a ban with 403)
+
+    with pytest.raises(Banned):
+        guarded_call(BITMEX, "query", lambda: (_ for _ in ()).throw(Banned("banned", status=403)))
+    snap = breaker_for(BITMEX).snapshot()
+    assert snap["state"] == "open" and snap["last_trigger"] == "ban"
+    default = budget_for(BITMEX).config.ban_default_seconds
+    assert snap["retry_at"] == pytest.approx(fake_clock.now + default)
