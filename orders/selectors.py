@@ -156,17 +156,16 @@ def order_events(*, order: Order, cursor: str | None = None, limit: int = 100) -
     return _page(qs.order_by("sequence"), limit, lambda last: {"seq": last.sequence})
 
 
-def active_orders(*, account: Account, render: Callable[[list[Order]], list]) -> dict[str, Any]:
+def active_orders(*, account: Account, render: Callable[[list[Order]], Any]) -> dict[str, Any]:
     """The account's non-terminal orders, newest first, from the cache when it has them.
 
-    `render` turns orders into their wire form (what is cached). The answer says where it came
-    from ("cache" or "database") and when it was read from the database (`as_of`).
+    `render` turns orders into their wire form (what is cached; the API caches JSON text, so
+    a cached answer is neither unpickled into objects nor encoded again). The answer says where
+    it came from ("cache" or "database") and when it was read from the database (`as_of`).
     """
-    generation = active_cache.active_orders_generation(account_id=account.pk)
-    if generation is not None:
-        cached = active_cache.active_orders_cached(account_id=account.pk, generation=generation)
-        if cached is not None:
-            return {**cached, "source": "cache"}
+    generation, cached = active_cache.active_orders_lookup(account_id=account.pk)
+    if cached is not None:
+        return {**cached, "source": "cache"}
     as_of = timezone.now()
     rows = list(
         scoping.for_account(Order.objects.select_related("instrument"), account)
