@@ -55,6 +55,7 @@ class Tour:
     poll_seconds: float = 0.5
     _step: int = field(default=0, init=False)
     _instruments: dict[tuple[str, str], dict] = field(default_factory=dict, init=False)
+    _outage_order: dict = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.api = httpx.Client(
@@ -74,6 +75,10 @@ class Tour:
             during_outage = self.venue_outage_opens_the_breaker()
             self.failover()
             self.recovery(during_outage)
+        except httpx.HTTPError as exc:
+            raise DemoFailed(
+                f"the platform at {self.api_url} does not answer ({exc}); is `make run` running?"
+            ) from exc
         finally:
             self.api.close()
             self.control.close()
@@ -87,10 +92,12 @@ class Tour:
         self.say(
             f"API {self.api_url} ready; key {account['key_prefix']}… of account {account['account']!r}"
         )
-        for name, url in (("binance", self.binance_url), ("bitmex", self.bitmex_url)):
+        # an outage left by an interrupted run closes that venue's port: end it from the other
+        self.emulator("DELETE", self.bitmex_url, "outage", params={"venue": "binance"})
+        self.emulator("DELETE", self.binance_url, "outage", params={"venue": "bitmex"})
+        for url in (self.binance_url, self.bitmex_url):
             self.emulator("GET", url, "health")
             self.emulator("DELETE", url, "faults")
-            self.emulator("DELETE", url, "outage", params={"venue": name})
         self.say(f"emulator: Binance {self.binance_url}, BitMEX {self.bitmex_url} (no faults)")
 
     def show_venues(self) -> None:
@@ -128,6 +135,12 @@ class Tour:
 
     def venue_outage_opens_the_breaker(self) -> list[dict]:
         self.step(f"A venue outage: Binance refuses connections for {self.outage_seconds:g} s")
+        inst = self.instrument(OUTAGE_API, OUTAGE_SYMBOL)
+        self.expect(inst is not None, f"{OUTAGE_API} {OUTAGE_SYMBOL} is not listed")
+        # priced while the venue still answers, on a tick the failover venue takes too
+        fallback = self.instrument(FAILOVER_EXCHANGE, OUTAGE_SYMBOL)
+        ticks = [Decimal(i["tick_size"]) for i in (inst, fallback) if i is not None]
+        body = self.order_body(inst, "limit", tick=max(ticks))
         # sent to the BitMEX port: the Binance port itself is closed during the outage
         self.emulator(
             "POST",
@@ -135,9 +148,7 @@ class Tour:
             "outage",
             json={"venue": "binance", "seconds": self.outage_seconds, "mode": "refuse"},
         )
-        inst = self.instrument(OUTAGE_API, OUTAGE_SYMBOL)
-        self.expect(inst is not None, f"{OUTAGE_API} {OUTAGE_SYMBOL} is not listed")
-        body = self.order_body(inst, "limit")
+        self.say("emulator: POST /_emulator/outage (Binance's port closes: connection refused)")
         accepted: list[dict] = []
         self.step(f"The {OUTAGE_API} breaker opens; new orders for it fail fast")
         deadline = self.clock() + self.wait_seconds
@@ -157,12 +168,12 @@ class Tour:
             f"expected 503 for {OUTAGE_API}, got {refused.status_code}: {refused.text[:200]}",
         )
         self.say(f"POST /api/v1/orders -> 503 {error.get('code')}: {error.get('message')}")
+        self._outage_order = body
         return accepted
 
     def failover(self) -> None:
         self.step(f"Failover: the same order naming failover {[FAILOVER_EXCHANGE]}")
-        inst = self.instrument(OUTAGE_API, OUTAGE_SYMBOL)
-        body = {**self.order_body(inst, "limit"), "failover": [FAILOVER_EXCHANGE]}
+        body = {**self._outage_order, "failover": [FAILOVER_EXCHANGE]}
         order = self.settle(self.place(body, note="preferred venue down"))
         self.expect(
             order["exchange"] == FAILOVER_EXCHANGE,
@@ -181,11 +192,14 @@ class Tour:
         retry_at = row["breaker"].get("retry_at")
         if retry_at:
             self.say(f"breaker {row['breaker']['state']}: the next call probes after {retry_at}")
+        waited = self.clock()
         self.wait_for(
             lambda: self.venue(OUTAGE_API)["breaker"]["state"] == "closed",
             f"the {OUTAGE_API} breaker to close",
         )
-        self.say(f"{OUTAGE_API} breaker closed")
+        self.say(
+            f"{OUTAGE_API} breaker closed after {self.clock() - waited:.0f} s (probe succeeded)"
+        )
         for order in during_outage:
             order = self.settle(order)
             self.say(f"#{order['id']} (accepted during the outage) {describe(order)}")
@@ -195,7 +209,7 @@ class Tour:
         self.say(f"#{order['id']} {describe(order)}")
 
     # --- orders ------------------------------------------------------------------------------
-    def order_body(self, inst: dict, order_type: str) -> dict:
+    def order_body(self, inst: dict, order_type: str, *, tick: Decimal | None = None) -> dict:
         """A valid order for the instrument: a limit buy 3 % under the market (it rests), or a
         market buy; the smallest quantity its rules allow, with room over min_notional."""
         quote = self.emulator(
@@ -205,7 +219,7 @@ class Tour:
             params={"symbol": inst["venue_symbol"], "venue_api": inst["venue_api"]},
         )
         reference = Decimal(quote["bid"] or quote["price"])
-        price = step_down(reference * Decimal("0.97"), Decimal(inst["tick_size"]))
+        price = step_down(reference * Decimal("0.97"), tick or Decimal(inst["tick_size"]))
         body = {
             "exchange": inst["exchange"],
             "symbol": inst["symbol"],
@@ -329,4 +343,4 @@ def quantity_for(inst: dict, price: Decimal) -> Decimal:
     if inst["market_type"] != "inverse" and min_notional > 0:
         contract = Decimal(inst["contract_size"] or "1")
         quantity = max(quantity, step_up(min_notional * Decimal("1.2") / (price * contract), step))
-    return quantity.normalize()
+    return Decimal(format(quantity.normalize(), "f"))
