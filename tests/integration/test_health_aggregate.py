@@ -40,25 +40,18 @@ class Probe:
 
 @pytest.fixture
 def venues():
-    """Only the venue checks the test registers: register(name, probe) adds one. The apps'
-    own (exchanges registers one per venue API) are put back afterwards."""
-    apps_checks = health.registered_checks("venue")
-    for check in apps_checks:
+    """Only the venue checks the test registers: register(name, probe) adds one (the apps'
+    own, one per venue API from exchanges, are dropped for the test)."""
+    for check in health.registered_checks("venue"):
         health.unregister_check(check.name)
-    names = []
 
     def register(name, probe, **kwargs):
-        names.append(name)
         health.register_check(name, probe, kind="venue", **kwargs)
         return probe
 
     health.clear_cache()
     yield register
-    for name in names:
-        health.unregister_check(name)
-    for check in apps_checks:
-        health.register_check(check.name, check.fn, kind=check.kind, critical=check.critical)
-    health.clear_cache()
+    health.clear_cache()  # the registry itself is restored by tests/fixtures/health.py
 
 
 @pytest.fixture
