@@ -267,7 +267,7 @@ def test_an_unknown_outcome_never_fails_over(trader, venue_instruments, worker, 
     wait_for(lambda: resolver_queries() >= 2, what="the resolver to find the venue unreachable")
     breaker_for(USDM).force_open(by="test", reason="the venue looks down now")
     # Refused before sending from now on, which WOULD move a never-sent order: not this one.
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
         now = trader.get(order["id"])
         assert (now["state"], now["venue_api"]) == ("SUBMIT_UNKNOWN", USDM)
