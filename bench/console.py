@@ -160,6 +160,7 @@ def measure(rounds: int) -> list[dict]:
     results = []
     for name, url in pages:
         times, queries = [], 0
+        client.get(url)  # warm-up: template compilation and first connections are not the page
         for _ in range(rounds):
             with CaptureQueriesContext(connection) as ctx:
                 started = time.perf_counter()

@@ -1,5 +1,6 @@
 """An operator in a real browser (Chromium) against a live server: logs in, finds an order and
-reads its history."""
+reads its history; forces a venue API's breaker open and sees the API refuse new orders for that
+venue (and fail over those that name a fallback); resets it and sees the API accept again."""
 
 from __future__ import annotations
 
@@ -86,3 +87,39 @@ def test_an_operator_finds_an_order_and_reads_its_history(
     expect(timeline.locator("tr.event").nth(0)).to_contain_text("accepted by the API")
     expect(timeline.locator("tr.event").nth(1)).to_contain_text("acknowledged by binance.usdm")
     expect(page.locator("#order-summary")).to_contain_text("8389765")
+
+
+def _operate(page: Page, venue_api: str, action: str, reason: str) -> None:
+    row = page.locator(f'tr.breaker[data-venue-api="{venue_api}"]')
+    row.locator('input[name="reason"]').fill(reason)
+    row.locator(f'button[value="{action}"]').click()
+
+
+def test_a_forced_open_breaker_makes_the_api_refuse_that_venue_until_reset(
+    page: Page, live_server, admin_user, client_api, fresh_reliability
+):
+    _log_in(page, live_server, admin_user)
+    page.click("#breaker-board-link")
+    _operate(page, "binance.usdm", "force_open", "e2e drill: venue maintenance")
+    usdm = page.locator('tr.breaker[data-venue-api="binance.usdm"]')
+    expect(usdm).to_have_attribute("data-state", "forced_open")
+
+    refused = client_api.post("/orders", json=ORDER)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "venue_unavailable"
+    failover = client_api.post("/orders", json={**ORDER, "failover": ["bitmex"]})
+    assert failover.status_code == 202, failover.text  # BitMEX takes it before the first send
+    spot = client_api.post("/orders", json={**ORDER, "symbol": "BTC/USDT", "quantity": "0.001"})
+    assert spot.status_code == 202, spot.text  # another venue API of the same exchange
+
+    page.goto(f"{live_server.url}/admin/dashboard/")
+    expect(page.locator('tr.venue[data-venue-api="binance.usdm"]')).to_have_attribute(
+        "data-state", "forced_open"
+    )
+    expect(page.locator("#operator-actions")).to_contain_text("e2e drill: venue maintenance")
+
+    page.click("#breaker-board-link")
+    _operate(page, "binance.usdm", "reset", "e2e drill over")
+    expect(usdm).to_have_attribute("data-state", "closed")
+    accepted = client_api.post("/orders", json=ORDER)
+    assert accepted.status_code == 202, accepted.text
