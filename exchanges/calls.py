@@ -63,6 +63,7 @@ class CallRecord:
     error_class: ErrorClass | None = None
     venue_code: int | str | None = None  # -2010, "HTTPError", "ReadTimeout" ...
     message: str | None = None  # the venue's error message (never request data)
+    retry_after: float | None = None  # seconds the venue asked to wait (429, 418, 503)
     sent: bool | None = None  # False when the request provably never left
 
     def finished(self, **fields) -> CallRecord:
@@ -144,4 +145,5 @@ def _log(record: CallRecord) -> None:
         venue_code=record.venue_code,
         venue_message=(record.message or "")[:200],
         sent=record.sent,
+        retry_after=record.retry_after,
     )

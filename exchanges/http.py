@@ -135,6 +135,7 @@ class VenueHttp:
             venue_code=None if error is None else error.code,
             message=None if error is None else error.message,
             sent=True if error is None else error.sent,
+            retry_after=None if error is None else error.retry_after,
         )
         notify_finish(record)
         headers = response.headers if response is not None else httpx.Headers()

@@ -42,3 +42,4 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 from orders import admin_orders  # noqa: E402, F401 - registers the order and instrument admins
+from orders.console import site  # noqa: E402, F401 - the console's index and titles

@@ -8,11 +8,15 @@ Every operator action goes through orders.services and is recorded as an event w
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
+from django.urls import path, reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
 from orders import services
 from orders.errors import IllegalTransition, StaleOrder
@@ -110,7 +114,7 @@ class OrderAttemptInline(_ReadOnlyInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("id", "client_order_id", "account", "venue_api", "symbol", "side", "type")
-    list_display += ("quantity", "price", "filled_quantity", "state", "created_at")
+    list_display += ("quantity", "price", "filled_quantity", "state", "created_at", "timeline")
     list_filter = (
         "state",
         VenueFilter,
@@ -132,6 +136,18 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(ordering="instrument__symbol")
     def symbol(self, order: Order) -> str:
         return order.instrument.symbol
+
+    @admin.display(description="history")
+    def timeline(self, order: Order) -> str:
+        url = reverse("admin:orders_order_timeline", args=[order.pk])
+        return format_html('<a href="{}">timeline</a>', url)
+
+    def get_urls(self):
+        from orders.console.views import timeline_view
+
+        view = self.admin_site.admin_view(partial(timeline_view, self))
+        timeline = path("<int:object_id>/timeline/", view, name="orders_order_timeline")
+        return [timeline, *super().get_urls()]
 
     @admin.display(description="cancel latency")
     def cancel_latency(self, order: Order) -> str:

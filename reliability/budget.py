@@ -274,7 +274,7 @@ class RateBudget:
         return script
 
     def _acquire_args(self, now, weight, orders, share) -> list:
-        args = ["acquire", repr(now), len(self.budgets)]
+        args = ["acquire", repr(now), len(self.budgets), repr(self.config.window_guard_seconds)]
         for b in self.budgets:
             args += [b.kind, b.limit, repr(b.limit * share), b.period, _cost(b, weight, orders)]
         return args
@@ -330,8 +330,13 @@ class _LocalBudget:
             allowed = limit * share
             if cost > allowed:
                 return "too_big", 0.0, []
+            index = math.floor(now / b.period)
+            straddles = (index + 1) * b.period - now < owner.config.window_guard_seconds
+            next_used = self.windows.get((b.name, index + 1), 0.0) if straddles else 0.0
             if cost and b.kind == "window" and self._used(owner, b, now) + cost > allowed:
-                wait = max(wait, (math.floor(now / b.period) + 1) * b.period - now)
+                wait = max(wait, (index + 1) * b.period - now)
+            elif cost and b.kind == "window" and next_used + cost > allowed:
+                wait = max(wait, (index + 2) * b.period - now)
             elif cost and b.kind == "bucket":
                 tokens, keep = self._tokens(b, limit, now), limit - allowed
                 if tokens - cost < keep:
@@ -346,8 +351,11 @@ class _LocalBudget:
         for b in owner.budgets:
             cost, limit = _cost(b, weight, orders), self._limit(owner, b)
             if b.kind == "window":
-                key = (b.name, math.floor(now / b.period))
-                self.windows[key] = self.windows.get(key, 0.0) + cost
+                index = math.floor(now / b.period)
+                self.windows[(b.name, index)] = self.windows.get((b.name, index), 0.0) + cost
+                if cost and (index + 1) * b.period - now < owner.config.window_guard_seconds:
+                    ahead = (b.name, index + 1)
+                    self.windows[ahead] = self.windows.get(ahead, 0.0) + cost
             else:
                 self.buckets[b.name] = (self._tokens(b, limit, now) - cost, now)
         return "ok", 0.0, [self._used(owner, b, now) for b in owner.budgets]

@@ -90,6 +90,9 @@ class RateConfig:
     ban_default_seconds: float = 120.0
     # While Redis is down each process keeps this share of every budget for itself.
     local_fallback_share: float = 0.25
+    # A window charge made this close (seconds) to its window's end also counts in the next
+    # window: the venue counts a request when it arrives, which may be after the boundary.
+    window_guard_seconds: float = 0.25
 
 
 def _limit(venue_api: str, name: str, default: int) -> int:
@@ -167,6 +170,7 @@ def rate_config_from_env() -> RateConfig:
         cooldown_default_seconds=env_float("RATE_COOLDOWN_DEFAULT_SECONDS", 1.0),
         ban_default_seconds=env_float("RATE_BAN_DEFAULT_SECONDS", 120.0, min_value=1.0),
         local_fallback_share=env_float("RATE_LOCAL_FALLBACK_SHARE", 0.25),
+        window_guard_seconds=env_float("RATE_WINDOW_GUARD_SECONDS", 0.25),
     )
     if config.high_reserve + config.normal_reserve >= 1:
         raise EnvError("RATE_HIGH_RESERVE", "plus RATE_NORMAL_RESERVE must stay below 1")

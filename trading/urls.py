@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
+    path("admin/dashboard/", include("orders.console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("orders.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

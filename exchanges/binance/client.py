@@ -128,17 +128,21 @@ class BinanceAdapter:
         cost = self.COSTS[(method, endpoint)]
 
         def attempt() -> VenueResponse:
-            return self._http.exchange(
-                self._request(
-                    method,
-                    endpoint,
-                    params,
-                    signed=signed,
-                    operation=operation,
-                    write=write,
-                    client_order_id=client_order_id,
-                )
+            request = self._request(
+                method,
+                endpoint,
+                params,
+                signed=signed,
+                operation=operation,
+                write=write,
+                client_order_id=client_order_id,
             )
+            try:
+                return self._http.exchange(request)
+            except ClockSkewError as skew:
+                # Nothing executed; the next attempt is stamped with the server's Date.
+                self._clock.adopt_date_header(skew.headers.get("Date"))
+                raise
 
         def guarded() -> VenueResponse:
             return guarded_call(
@@ -201,12 +205,12 @@ class BinanceAdapter:
         return error
 
     def _ident(
-        self, client_order_id: str | None, venue_order_id: str | None, *, prefix: str = ""
+        self, client_order_id: str | None, venue_order_id: str | None, *, cancel: bool = False
     ) -> dict:
         if venue_order_id:
-            return {f"{prefix}orderId" if prefix else "orderId": int(venue_order_id)}
+            return {"cancelOrderId" if cancel else "orderId": int(venue_order_id)}
         if client_order_id:
-            key = f"{prefix}OrigClientOrderId" if prefix else "origClientOrderId"
+            key = "cancelOrigClientOrderId" if cancel else "origClientOrderId"
             return {key: client_order_id}
         raise InvalidRequestError(
             "an order is named by a client order id or a venue order id", venue=self.venue_api
@@ -482,7 +486,7 @@ class BinanceSpotAdapter(BinanceAdapter):
         params = {
             **mapping.order_params(self.venue_api, replacement),
             "cancelReplaceMode": "STOP_ON_FAILURE",
-            **self._ident(request.client_order_id, request.venue_order_id, prefix="cancel"),
+            **self._ident(request.client_order_id, request.venue_order_id, cancel=True),
         }
         try:
             response = self._call(

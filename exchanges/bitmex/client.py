@@ -40,7 +40,6 @@ from reliability.guard import Priority, guarded_call
 log = structlog.get_logger(__name__)
 HIGH, NORMAL, LOW = Priority.HIGH, Priority.NORMAL, Priority.LOW
 PREFIX = "/api/v1"
-PAGE = 500  # count per page (BitMEX default 100; 500 is accepted by every version seen)
 ORDER_ROUTES = {("POST", "/order"), ("PUT", "/order"), ("DELETE", "/order")}
 
 
@@ -56,6 +55,7 @@ def _filter(**fields) -> str:
 
 class BitmexAdapter:
     venue_api = mapping.VENUE
+    PAGE_SIZE = 500  # `count` per page (BitMEX default 100; 500 is accepted by every version seen)
 
     def __init__(self, config: VenueConfig, *, clock: Callable[[], float] = time.time):
         self._config = config
@@ -385,10 +385,10 @@ class BitmexAdapter:
                 path,
                 operation="query",
                 priority=HIGH,
-                query={**query, "count": PAGE, "start": offset},
+                query={**query, "count": self.PAGE_SIZE, "start": offset},
             )
             page = self._parse(response, False, list)
             yield from page
-            if len(page) < PAGE:
+            if len(page) < self.PAGE_SIZE:
                 return
             offset += len(page)

@@ -124,6 +124,9 @@ class Order(models.Model):
             models.Index(fields=["created_at", "id"], name="order_created"),
             models.Index(fields=["venue", "created_at"], name="order_venue_created"),
             models.Index(fields=["venue_order_id"], name="order_venue_order_id"),
+            # Admin list filtered by any state (rare terminal ones too: FAILED, REJECTED) and
+            # the console's capped per-state counts.
+            models.Index(fields=["state", "created_at", "id"], name="order_state_created"),
             # Workers and the reconciler sweep open orders by state; terminal rows stay out.
             models.Index(
                 fields=["state", "updated_at"],
@@ -155,7 +158,16 @@ class OrderEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "sequence"], name="order_event_sequence")
         ]
-        indexes = [models.Index(fields=["correlation_id"], name="order_event_correlation")]
+        indexes = [
+            models.Index(fields=["correlation_id"], name="order_event_correlation"),
+            # The console's "latest reconciliation corrections" and "latest operator actions"
+            # (the rare actors only: api and worker events stay out of this index).
+            models.Index(
+                fields=["actor", "created_at", "id"],
+                condition=Q(actor__in=("reconciler", "operator")),
+                name="order_event_actor_created",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.from_state}->{self.to_state} ({self.actor})"

@@ -106,3 +106,61 @@ def budget_worker(env, limit, period, start_at, calls, url, results):
             )
             ok += 1
     results.put(ok)
+
+
+def emulator_order_worker(env, index, orders_per_second, start_at, count, results):
+    """Place `count` BitMEX orders through the real adapter, sharing one order-rate budget."""
+    os.environ.update(env)
+    import time
+    from dataclasses import replace
+    from decimal import Decimal
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from exchanges.registry import adapter_for
+    from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
+    from reliability.conf import Budget
+    from reliability.errors import VenueError
+
+    rate = settings.RELIABILITY_RATE
+    settings.RELIABILITY_RATE = replace(
+        rate,
+        budgets={
+            **rate.budgets,
+            "bitmex": (
+                Budget("requests_1m", "bucket", 120, 60, "request", "key", "x-ratelimit-remaining"),
+                Budget(
+                    "orders_1s",
+                    "bucket",
+                    orders_per_second,
+                    1,
+                    "orders",
+                    "key",
+                    "x-ratelimit-remaining-1s",
+                ),
+            ),
+        },
+    )
+    adapter = adapter_for("bitmex")
+    adapter.open_orders(venue_symbol="XBTUSD")  # warm up (instrument lookup) before the race
+    time.sleep(max(0.0, start_at - time.time()))
+    placed, errors = 0, []
+    for i in range(count):
+        request = PlaceOrder(
+            venue_symbol="XBTUSD",
+            client_order_id=f"budget-{index}-{i}",
+            side=Side.BUY,
+            order_type=OrderType.LIMIT,
+            quantity=Decimal("100"),
+            price=Decimal("10000.0"),
+            time_in_force=TimeInForce.GTC,
+        )
+        try:
+            adapter.place_order(request)
+            placed += 1
+        except VenueError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    results.put((placed, errors))

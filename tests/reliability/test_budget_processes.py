@@ -69,3 +69,36 @@ def test_two_processes_sharing_a_budget_never_exceed_the_limit(counting_server, 
     assert max(per_window.values()) <= LIMIT, per_window
     # without a shared budget both would have sent LIMIT per window: 10 in the first one
     assert len(per_window) >= math.ceil(CALLS * WORKERS / LIMIT)
+
+
+@pytest.mark.django_db
+def test_two_processes_placing_orders_never_trip_the_emulators_limit(emulator, worker_env):
+    """The venue itself counts: the emulator answers 429 as soon as the shared order budget
+    would be overdrawn (3 orders per second per key; each process alone would send 2/s)."""
+    emulator.set_limits("bitmex", order_per_second=3)
+    env = {
+        **worker_env,
+        "BITMEX_BASE_URL": emulator.bitmex_url,
+        "BITMEX_API_KEY": emulator.bitmex_api_key,
+        "BITMEX_API_SECRET": emulator.bitmex_api_secret,
+        "RETRY_SUBMIT_ATTEMPTS": "1",  # a 429 would surface instead of being retried
+    }
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    start_at = time.time() + 5
+    workers = [
+        ctx.Process(
+            target=procs.emulator_order_worker,
+            args=(env, i, 2, start_at, 6, results),
+            daemon=True,
+        )
+        for i in range(WORKERS)
+    ]
+    for w in workers:
+        w.start()
+    done = [results.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(10)
+    assert done == [(6, [])] * WORKERS
+    ours = [o for o in emulator.orders("bitmex") if o["client_order_id"].startswith("budget-")]
+    assert len(ours) == 6 * WORKERS

@@ -210,3 +210,17 @@ def test_an_error_flagged_as_a_ban_opens_the_breaker_whatever_its_status(fake_cl
     assert snap["state"] == "open" and snap["last_trigger"] == "ban"
     default = budget_for(BITMEX).config.ban_default_seconds
     assert snap["retry_at"] == pytest.approx(fake_clock.now + default)
+
+
+def test_a_charge_at_the_end_of_a_window_also_counts_in_the_next_one(fake_clock, small_limits):
+    """The venue counts on arrival: a request sent just before the boundary lands after it."""
+    window_start(fake_clock)
+    fake_clock.advance(10 - small_limits.window_guard_seconds / 2)
+    budget = budget_for(SPOT)
+    take(budget, weight=6)
+    fake_clock.advance(small_limits.window_guard_seconds)  # the next window
+    assert budget.snapshot()["budgets"]["weight_1m"]["used"] == 6
+    take(budget, weight=4)
+    assert fake_clock.sleeps == []
+    take(budget, weight=1)
+    assert len(fake_clock.sleeps) == 1

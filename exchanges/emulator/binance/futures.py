@@ -28,6 +28,15 @@ UNSUPPORTED_TYPES = (
     "TRAILING_STOP_MARKET",
 )
 WEEK_MS = 7 * 86_400_000
+ORDER_TYPES = [
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+]
 PERPETUAL_DELIVERY = 4133404800000  # what the venue shows as a perpetual's deliveryDate
 
 
@@ -75,9 +84,10 @@ def order_json(ctx: Ctx, o: Order, *, with_time: bool = True, cum_qty: bool = Fa
             "origType": o.type,
             "priceMatch": "NONE",
             "selfTradePreventionMode": "EXPIRE_MAKER" if ctx.api == USDM else "NONE",
-            "goodTillDate": 0,
         }
     )
+    if ctx.api == USDM:
+        body["goodTillDate"] = 0
     if with_time:
         body["time"] = o.created
     body["updateTime"] = o.updated
@@ -98,7 +108,6 @@ def trade_json(ctx: Ctx, t: Trade) -> dict:
         "price": fixed(t.price, inst.price_precision),
         "qty": fixed(t.quantity, inst.quantity_precision),
         "realizedPnl": "0",
-        "marginAsset": inst.settle,
         "commission": fixed(t.commission, 8),
         "commissionAsset": t.commission_asset,
         "time": t.time,
@@ -108,6 +117,7 @@ def trade_json(ctx: Ctx, t: Trade) -> dict:
     }
     if ctx.api == COINM:
         body["pair"] = inst.pair
+        body["marginAsset"] = inst.settle
         body["baseQty"] = fixed(t.quote_quantity, 8)
     else:
         body["quoteQty"] = fixed(t.quote_quantity, inst.price_precision + inst.quantity_precision)
@@ -174,15 +184,10 @@ def symbol_json(ctx: Ctx, inst: Instrument) -> dict:
             "underlyingSubType": [],
             "triggerProtect": "0.0500",
             "filters": filters,
-            "orderTypes": [
-                "LIMIT",
-                "MARKET",
-                "STOP",
-                "STOP_MARKET",
-                "TAKE_PROFIT",
-                "TAKE_PROFIT_MARKET",
-                "TRAILING_STOP_MARKET",
-            ],
+            # The docs' example says "OrderType"; the live API sends "orderTypes" (what ccxt
+            # and other clients built on recorded answers read). Both, so either client works.
+            "OrderType": ORDER_TYPES,
+            "orderTypes": ORDER_TYPES,
             "timeInForce": list(TIFS),
             "liquidationFee": "0.012500",
             "marketTakeBound": "0.05",
@@ -414,7 +419,10 @@ def _cancel(ctx: Ctx, order: Order) -> dict:
     if not order.is_open:
         raise common.unknown_order()
     ctx.venue.cancel(order, CANCELED)
-    return order_json(ctx, order, with_time=False, cum_qty=True)
+    body = order_json(ctx, order, with_time=False, cum_qty=True)
+    if ctx.api == USDM:
+        del body["avgPrice"]  # the USDⓈ-M Cancel Order answer has no avgPrice (docs example)
+    return body
 
 
 def cancel_order(ctx: Ctx):
@@ -485,7 +493,7 @@ def _symbol_or_pair(ctx: Ctx) -> set[str]:
 
 def all_orders(ctx: Ctx):
     symbols = _symbol_or_pair(ctx)
-    start, end = common.time_window(ctx, WEEK_MS, "7 days")
+    start, end = common.time_window(ctx, WEEK_MS, "168 hours", default_span_ms=WEEK_MS)
     limit = (
         common.limit_param(ctx, 50, 100) if ctx.api == COINM else common.limit_param(ctx, 500, 1000)
     )
@@ -506,7 +514,7 @@ def user_trades(ctx: Ctx):
     symbols = _symbol_or_pair(ctx)
     order_id = ctx.integer("orderId")
     from_id = ctx.integer("fromId")
-    start, end = common.time_window(ctx, WEEK_MS, "7 days")
+    start, end = common.time_window(ctx, WEEK_MS, "168 hours", default_span_ms=WEEK_MS)
     trades = [
         t
         for t in ctx.venue.trades

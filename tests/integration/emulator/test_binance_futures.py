@@ -164,3 +164,16 @@ def test_it_serves_futures_market_data(binance):
     assert ticker[0]["pair"] == "BTCUSD"
     price = binance.public("/fapi/v1/ticker/price", symbol="ETHUSDT").json()
     assert Decimal(price["price"]) == 3500
+
+
+def test_it_refuses_history_windows_over_seven_days(binance):
+    week = 7 * 86_400_000
+    too_wide = binance.signed(
+        "GET", "/fapi/v1/allOrders", symbol="BTCUSDT", startTime=0, endTime=week + 1
+    )
+    assert too_wide.json()["code"] == -1127
+    _order(binance)
+    recent = binance.signed("GET", "/fapi/v1/allOrders", symbol="BTCUSDT").json()
+    assert [o["clientOrderId"] for o in recent] == ["f-1"]
+    old = binance.signed("GET", "/fapi/v1/allOrders", symbol="BTCUSDT", startTime=0, endTime=week)
+    assert old.json() == []

@@ -101,3 +101,46 @@ def test_it_serves_the_l2_book_and_quotes(bitmex):
     )
     quote = bitmex.request("GET", "/api/v1/quote", query={"symbol": "XBTUSD"}, signed=False).json()
     assert quote[0]["bidPrice"] == max(r["price"] for r in buys)
+
+
+def test_it_amends_by_leaves_quantity_and_refuses_amending_a_closed_order(bitmex):
+    _place(bitmex, orderQty=300)
+    amended = bitmex.request(
+        "PUT", "/api/v1/order", {"origClOrdID": "b-1", "leavesQty": 100, "clOrdID": "b-2"}
+    )
+    assert amended.status_code == 200, amended.text
+    assert amended.json()["orderQty"] == 100 and amended.json()["clOrdID"] == "b-2"
+    unchanged = bitmex.request("PUT", "/api/v1/order", {"origClOrdID": "b-2", "orderQty": 100})
+    assert unchanged.json()["error"]["message"].startswith("Invalid amend")
+    bitmex.request("DELETE", "/api/v1/order", {"clOrdID": "b-2"})
+    closed = bitmex.request("PUT", "/api/v1/order", {"origClOrdID": "b-2", "price": 60001})
+    assert closed.status_code == 400 and closed.json()["error"]["message"] == "Invalid ordStatus"
+    missing = bitmex.request("PUT", "/api/v1/order", {"orderID": "nope", "price": 60001})
+    assert missing.json()["error"]["message"] == "Invalid orderID"
+
+
+def test_it_pages_order_history_by_count_start_reverse_and_time(bitmex):
+    for n in range(5):
+        _place(bitmex, clOrdID=f"h-{n}", price=60000 + n)
+    page = bitmex.request("GET", "/api/v1/order", query={"count": 2, "start": 1}).json()
+    assert [o["clOrdID"] for o in page] == ["h-1", "h-2"]
+    newest = bitmex.request("GET", "/api/v1/order", query={"count": 1, "reverse": "true"}).json()
+    assert newest[0]["clOrdID"] == "h-4"
+    open_only = bitmex.request("GET", "/api/v1/order", query={"filter": json.dumps({"open": True})})
+    assert len(open_only.json()) == 5
+    future = bitmex.request("GET", "/api/v1/order", query={"startTime": "2999-01-01T00:00:00Z"})
+    assert future.json() == []
+
+
+def test_it_cancels_everything_after_the_dead_mans_switch_timeout(bitmex, emulator):
+    import time
+
+    _place(bitmex)
+    armed = bitmex.request("POST", "/api/v1/order/cancelAllAfter", {"timeout": 200}).json()
+    assert armed["cancelTime"] > armed["now"]
+    deadline = time.monotonic() + 10
+    while emulator.order("b-1", "bitmex")["open"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emulator.order("b-1", "bitmex")["status"] == "Canceled"
+    executions = bitmex.request("GET", "/api/v1/execution").json()
+    assert [e["execType"] for e in executions] == ["New", "Canceled"]

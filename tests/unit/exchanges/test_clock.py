@@ -41,3 +41,23 @@ def test_invalidate_forces_a_resync():
     server.record(server_ms=0, sent_at=clock.now, received_at=clock.now)
     server.invalidate()
     assert server.needs_sync()
+
+
+def test_a_date_header_puts_requests_just_behind_the_server_and_asks_for_a_precise_sync():
+    clock = FakeClock(1000.0)
+    server = ServerClock(clock=clock)
+    server.record(server_ms=1_000_000, sent_at=1000.0, received_at=1000.0)
+    # the server's clock says 1445412490.x (Date has whole seconds)
+    clock.now = 1445412430.25  # 60 s behind
+    assert server.adopt_date_header("Wed, 21 Oct 2015 07:28:10 GMT")
+    assert server.now_ms() == 1445412490_000
+    assert server.needs_sync()
+
+
+def test_an_unreadable_date_header_changes_nothing():
+    clock = FakeClock()
+    server = ServerClock(clock=clock)
+    server.record(server_ms=int(clock.now * 1000) + 500, sent_at=clock.now, received_at=clock.now)
+    assert not server.adopt_date_header(None)
+    assert not server.adopt_date_header("yesterday")
+    assert server.offset_ms == 500
