@@ -153,5 +153,13 @@ async def _open_loop(
 def open_loop(
     make: RequestFactory, *, rate: float, seconds: float, timeout: float = 5, warmup: int = 20
 ) -> LoadResult:
-    """Sends rate * seconds requests on a fixed schedule; returns their latencies."""
-    return asyncio.run(_open_loop(make, rate, seconds, timeout, warmup))
+    """Sends rate * seconds requests on a fixed schedule; returns their latencies.
+
+    The load runs on its own event loop in its own thread, so a caller that already runs a
+    loop in this thread (e.g. a test session with Playwright's sync API) can still use it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        coro = _open_loop(make, rate, seconds, timeout, warmup)
+        return pool.submit(asyncio.run, coro).result()
