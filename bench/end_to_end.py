@@ -7,9 +7,10 @@ all on a fresh database; instruments come from the emulator (manage.py sync_inst
 - one at a time: --orders orders, each POSTed when the previous one is NEW, taking turns with a
   raw signed place (+ cancel) sent straight to the emulator (the venue round trip alone).
   The latency of an order is its NEW event's timestamp (written by the worker in the same
-  transaction as the state) minus the moment the POST was sent; it is split into accept (the
-  API's 202), dispatch (commit, broker, worker pickup: accept -> the attempt's write-ahead row),
-  venue (the attempt's own duration) and record (venue answer -> NEW committed).
+  transaction as the state) minus the moment the POST was sent; it is split, from the order's
+  rows, into accept (POST -> the order's created_at), dispatch (-> the submit attempt's
+  started_at: commit, broker, worker pickup, order lock, breaker and budget), the venue HTTP
+  exchange (the attempt's duration) and record (write-ahead row, answer, NEW committed).
 - at a fixed rate: --rate orders/s for --seconds, open loop; latency from each order's due time
   to its NEW event (queueing in the worker shows here).
 
@@ -175,10 +176,10 @@ LABELS = {
     "raw": "raw venue round trip (signed place, emulator)",
     "e2e": "POST -> NEW persisted",
     "http_202": "  POST -> 202 received",
-    "accept": "  POST sent -> order row (accept)",
-    "dispatch": "  accept -> submit attempt written (commit, broker, worker)",
-    "venue": "  submit attempt (venue call)",
-    "record": "  venue answer -> NEW committed",
+    "accept": "  POST sent -> order row stamped (accept)",
+    "dispatch": "  accept -> venue call begins (commit, broker, worker, lock, breaker+budget)",
+    "venue": "  venue HTTP exchange (the attempt's duration)",
+    "record": "  write-ahead row, answer recorded, NEW committed",
 }
 
 

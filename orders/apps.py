@@ -7,3 +7,6 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from orders import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from orders.authentication import connect_signals
+
+        connect_signals()

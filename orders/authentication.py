@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -12,6 +14,30 @@ from orders.models.accounts import hash_key
 
 # last_used_at is refreshed at most this often, so reads do not write on every request.
 _TOUCH_EVERY = timedelta(minutes=1)
+# Known keys (with their account) are kept in Redis for this long, so a request reads one cache
+# entry instead of querying PostgreSQL. Every change to a key or its account goes through a
+# model save/delete or api_key_revoke, which drop the entry at once (and again on commit).
+_CACHE_KEY = "auth:apikey:{digest}"
+_CACHE_SECONDS = 60
+
+
+def api_key_by_digest(digest: str) -> ApiKey | None:
+    """The key with this digest and its account, from the cache when it is there."""
+    key = cache.get(_CACHE_KEY.format(digest=digest))
+    if key is None:
+        key = ApiKey.objects.select_related("account").filter(digest=digest).first()
+        if key is not None:
+            cache.set(_CACHE_KEY.format(digest=digest), key, timeout=_CACHE_SECONDS)
+    return key
+
+
+def forget_api_keys(*digests: str) -> None:
+    """Drops cached keys now and once the current transaction commits (a request that read the
+    old row meanwhile cannot put it back for longer than that)."""
+    names = [_CACHE_KEY.format(digest=d) for d in digests]
+    if names:
+        cache.delete_many(names)
+        transaction.on_commit(lambda: cache.delete_many(names))
 
 
 class ApiClient:
@@ -44,16 +70,36 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Use the header 'Authorization: Bearer <api key>'."
             )
-        try:
-            key = ApiKey.objects.select_related("account").get(digest=hash_key(parts[1]))
-        except ApiKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Unknown API key.") from None
+        key = api_key_by_digest(hash_key(parts[1]))
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown API key.")
         if not key.is_active:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+            cache.set(_CACHE_KEY.format(digest=key.digest), key, timeout=_CACHE_SECONDS)
         return ApiClient(key), key
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+def _forget_key(sender, instance, **kwargs) -> None:
+    forget_api_keys(instance.digest)
+
+
+def _forget_account_keys(sender, instance, **kwargs) -> None:
+    forget_api_keys(*ApiKey.objects.filter(account_id=instance.pk).values_list("digest", flat=True))
+
+
+def connect_signals() -> None:
+    """Called by OrdersConfig.ready(): every process that can change keys drops cached ones."""
+    from django.db.models.signals import post_delete, post_save
+
+    from orders.models import Account
+
+    post_save.connect(_forget_key, sender=ApiKey, dispatch_uid="auth_forget_key_saved")
+    post_delete.connect(_forget_key, sender=ApiKey, dispatch_uid="auth_forget_key_deleted")
+    post_save.connect(_forget_account_keys, sender=Account, dispatch_uid="auth_forget_account")

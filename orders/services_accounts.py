@@ -34,4 +34,7 @@ def api_key_create(*, account_name: str, scopes: list[str], label: str = "") -> 
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
+    from orders.authentication import forget_api_keys
+
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    forget_api_keys(key.digest)  # the API refuses the key from the next request on

@@ -121,8 +121,9 @@ def test_it_summarises_api_accept_rounds():
         LoadResult(rate=200, seconds=1, latencies=[0.001, 0.002], statuses={"202": 2}),
         LoadResult(rate=200, seconds=1, latencies=[0.003, 0.004], statuses={"202": 1, "500": 1}),
     ]
-    (row,) = api_accept.rows_for({200: rounds})
-    assert row["sent"] == 4 and row["errors"] == 1 and row["p99_ms"] == 4.0
+    (row,) = api_accept.rows_for({(2, 200): rounds})
+    assert row["workers"] == 2 and row["sent"] == 4 and row["errors"] == 1
+    assert row["p99_ms"] == 4.0
     assert row["round_p99_ms"] == 3.0
     request = api_accept.order_request("http://127.0.0.1:1", ["k1", "k2"], 3)
     assert request.headers["Idempotency-Key"] and b'"price": "60003.5"' in request.body

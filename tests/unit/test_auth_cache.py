@@ -1,0 +1,62 @@
+"""Known API keys are read from Redis, not PostgreSQL, and every change to a key or its
+account reaches the very next request."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from orders.services_accounts import api_key_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def client(raw: str) -> APIClient:
+    c = APIClient()
+    c.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return c
+
+
+def test_a_known_key_costs_no_query(make_key):
+    _key, raw = make_key(account="desk-a")
+    assert client(raw).get("/api/v1/account").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client(raw).get("/api/v1/account").status_code == 200
+    assert not [q for q in queries.captured_queries if "orders_apikey" in q["sql"]]
+
+
+def test_a_revoked_key_is_refused_at_once_though_it_was_cached(make_key):
+    key, raw = make_key()
+    assert client(raw).get("/api/v1/account").status_code == 200
+    api_key_revoke(key=key)
+    assert client(raw).get("/api/v1/account").status_code == 401
+
+
+def test_a_key_changed_in_the_admin_is_refused_at_once(make_key):
+    key, raw = make_key(scopes=("read", "trade"))
+    assert client(raw).get("/api/v1/account").status_code == 200
+    key.scopes = ["trade"]
+    key.save()
+    assert client(raw).get("/api/v1/account").status_code == 403
+    key.revoked_at = timezone.now()
+    key.save()
+    assert client(raw).get("/api/v1/account").status_code == 401
+
+
+def test_an_account_change_reaches_the_cached_key(make_key):
+    key, raw = make_key(account="desk-a")
+    assert client(raw).get("/api/v1/account").json()["account"] == "desk-a"
+    account = key.account
+    account.name = "desk-b"
+    account.save()
+    assert client(raw).get("/api/v1/account").json()["account"] == "desk-b"
+
+
+def test_a_deleted_key_is_unknown_at_once(make_key):
+    key, raw = make_key()
+    assert client(raw).get("/api/v1/account").status_code == 200
+    key.delete()
+    assert client(raw).get("/api/v1/account").status_code == 401
