@@ -13,6 +13,7 @@
 | `GET price` | `?symbol=&venue_api=` | reference and best bid/ask |
 | `POST fill` | `{"order_id"\\|"client_order_id", "quantity"?, "price"?, "venue_api"?}` | fill a resting order |
 | `POST limits` | `{"venue_api", "weight_per_minute"?, "orders_per_10s"?, ...}` | small rate limits for tests |
+| `POST clock` / `GET clock` | `{"offset_ms": N}` | the venue's clock runs N ms ahead (skew) |
 | `GET health` | | `{"ok": true}` |
 
 Errors: `{"error": "..."}` with 400 / 404. Numbers are decimal strings.
@@ -106,6 +107,7 @@ class Control:
             Route(p + "price", self.price, methods=["GET", "POST"]),
             Route(p + "fill", self.fill, methods=["POST"]),
             Route(p + "limits", self.limits, methods=["POST"]),
+            Route(p + "clock", self.clock, methods=["GET", "POST"]),
         ]
 
     async def _call(self, request: Request, action) -> JSONResponse:
@@ -272,6 +274,17 @@ class Control:
             venue = self.site.venues[order.venue_api]
             trades = venue.fill(order, quantity, price)
             return {"order": order_json(order), "fills": [trade_json(t) for t in trades]}
+
+        return await self._call(request, action)
+
+    async def clock(self, request: Request):
+        def action(body, query):
+            if request.method == "POST":
+                try:
+                    self.site.clock_offset_ms = int(body.get("offset_ms", 0))
+                except (TypeError, ValueError):
+                    raise ControlError("offset_ms must be an integer") from None
+            return {"server_time": self.site.now_ms(), "offset_ms": self.site.clock_offset_ms}
 
         return await self._call(request, action)
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from exchanges.emulator.faults import FaultRule, FaultSet
-from exchanges.emulator.venue import Venue
+from exchanges.emulator.venue import Venue, now_ms
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +30,12 @@ class Site:
     def __init__(self, venues: dict[str, Venue], credentials: dict[str, str]):
         self.venues = venues
         self.credentials = dict(credentials)
+        # The venue's clock runs this far ahead of (or, negative, behind) the host's: clock
+        # skew as a client sees it (-1021, expired api-expires) without touching the host.
+        self.clock_offset_ms = 0
+        for venue in venues.values():
+            if venue.clock is now_ms:
+                venue.clock = self.now_ms
         self.faults = FaultSet()
         self.outage_until = 0.0  # time.monotonic() deadline
         self.outage_mode = "refuse"
@@ -38,8 +44,12 @@ class Site:
         self.started = datetime.now(UTC)
         self._timers: dict[object, asyncio.TimerHandle] = {}
 
+    def now_ms(self) -> int:
+        return now_ms() + self.clock_offset_ms
+
     # --- state ---------------------------------------------------------------------------
     def reset(self) -> None:
+        self.clock_offset_ms = 0
         for venue in self.venues.values():
             venue.reset()
         self.faults.remove()

@@ -28,6 +28,15 @@ UNSUPPORTED_TYPES = (
     "TRAILING_STOP_MARKET",
 )
 WEEK_MS = 7 * 86_400_000
+ORDER_TYPES = [
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+]
 PERPETUAL_DELIVERY = 4133404800000  # what the venue shows as a perpetual's deliveryDate
 
 
@@ -175,15 +184,10 @@ def symbol_json(ctx: Ctx, inst: Instrument) -> dict:
             "underlyingSubType": [],
             "triggerProtect": "0.0500",
             "filters": filters,
-            "OrderType": [
-                "LIMIT",
-                "MARKET",
-                "STOP",
-                "STOP_MARKET",
-                "TAKE_PROFIT",
-                "TAKE_PROFIT_MARKET",
-                "TRAILING_STOP_MARKET",
-            ],
+            # The docs' example says "OrderType"; the live API sends "orderTypes" (what ccxt
+            # and other clients built on recorded answers read). Both, so either client works.
+            "OrderType": ORDER_TYPES,
+            "orderTypes": ORDER_TYPES,
             "timeInForce": list(TIFS),
             "liquidationFee": "0.012500",
             "marketTakeBound": "0.05",

@@ -7,7 +7,6 @@ venue's HTTP status. Parameters come from the query string, a JSON body or a for
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,11 +163,11 @@ class BitmexSite(Site):
         expires = request.headers.get("api-expires", "")
         if not expires.isdigit():
             raise BitmexError(401, "Missing or invalid api-expires header.", "HTTPError")
-        if int(expires) < int(time.time()):
+        now_s = self.now_ms() // 1000
+        if int(expires) < now_s:
             raise BitmexError(
                 401,
-                f"This request has expired - `expires` is in the past. Current time: "
-                f"{int(time.time())}",
+                f"This request has expired - `expires` is in the past. Current time: {now_s}",
                 "HTTPError",
             )
         path = (request.scope.get("raw_path") or b"").decode("latin-1") or request.url.path

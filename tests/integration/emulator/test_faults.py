@@ -158,3 +158,24 @@ def test_it_answers_503_in_the_503_outage_mode(emulator):
 def test_it_refuses_nonsense_fault_rules(emulator):
     response = httpx.post(emulator.binance_url + "/_emulator/faults", json={"effect": "melt"})
     assert response.status_code == 400
+
+
+def test_it_resets_a_port_left_down_by_an_outage(emulator):
+    emulator.outage("binance", 60)
+    emulator.reset()
+    assert httpx.get(emulator.binance_url + "/api/v3/ping").status_code == 200
+
+
+def test_it_skews_the_venue_clock_so_unsynchronised_clients_get_1021(emulator, binance, bitmex):
+    import time as clock
+
+    server_time = emulator.set_clock_offset("binance", 30_000)
+    assert server_time - clock.time() * 1000 > 29_000
+    assert binance.public("/api/v3/time").json()["serverTime"] >= server_time
+    stale = binance.signed("GET", "/api/v3/openOrders")
+    assert stale.json()["code"] == -1021
+    synced = binance.signed("GET", "/api/v3/openOrders", timestamp=server_time + 100)
+    assert synced.status_code == 200, synced.text
+    emulator.set_clock_offset("bitmex", 120_000)
+    expired = bitmex.request("GET", "/api/v1/order")  # expires = now + 60 s by the host clock
+    assert expired.status_code == 401 and "expired" in expired.json()["error"]["message"]
