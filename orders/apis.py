@@ -55,6 +55,7 @@ _ORDER_EXAMPLE = {
     "cancel_requested_at": None,
     "cancel_confirmed_at": None,
     "cancel_confirm_source": "",
+    "cancel_latency_ms": None,
     "amend_quantity": None,
     "amend_price": None,
     "created_at": "2025-11-24T10:00:00.000000Z",
@@ -96,10 +97,19 @@ class OrderOutputSerializer(serializers.Serializer):
     cancel_requested_at = serializers.DateTimeField(allow_null=True)
     cancel_confirmed_at = serializers.DateTimeField(allow_null=True)
     cancel_confirm_source = serializers.CharField(help_text='"ack", "reconcile" or empty.')
+    cancel_latency_ms = serializers.SerializerMethodField(
+        help_text="Milliseconds from the cancel request to its confirmation (null until confirmed)."
+    )
     amend_quantity = DecimalString(allow_null=True, help_text="Amend in flight: new quantity.")
     amend_price = DecimalString(allow_null=True, help_text="Amend in flight: new price.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_cancel_latency_ms(self, order) -> int | None:
+        requested, confirmed = order.cancel_requested_at, order.cancel_confirmed_at
+        if requested is None or confirmed is None:
+            return None
+        return max(0, round((confirmed - requested).total_seconds() * 1000))
 
 
 def render_orders(orders) -> list[dict]:

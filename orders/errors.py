@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trading.errors import ApiError, Conflict, Unprocessable
+from trading.errors import ApiError, Conflict, ServiceUnavailable, Unprocessable
 
 
 class IllegalTransition(Conflict):
@@ -35,3 +35,10 @@ class OrderInvalid(ApiError):
 class IdempotencyKeyReused(Unprocessable):
     default_code = "idempotency_key_reused"
     default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class VenueUnavailable(ServiceUnavailable):
+    """The venue's circuit breaker refuses calls and the order names no fallback that accepts."""
+
+    default_code = "venue_unavailable"
+    default_detail = "The venue is unavailable right now; the order was not accepted."

@@ -127,9 +127,10 @@ ACTIVE_STATES: frozenset[str] = frozenset(TRANSITIONS) - TERMINAL_STATES
 IN_FLIGHT_STATES: frozenset[str] = frozenset(
     {S.PENDING_NEW, S.SUBMIT_UNKNOWN, S.PENDING_CANCEL, S.PENDING_AMEND}
 )
-# Columns a transition must never set through `fields`.
+# Columns a transition must never set through `fields`. (client_order_id may change in one
+# case only: a Binance spot amend is a cancelReplace whose replacement carries a new id.)
 _PROTECTED_FIELDS = frozenset(
-    {"id", "pk", "state", "version", "account", "account_id", "client_order_id", "created_at"}
+    {"id", "pk", "state", "version", "account", "account_id", "created_at"}
 )
 _AVG_PLACES = Decimal("1e-18")
 

@@ -23,8 +23,14 @@ from django.utils import timezone
 from exchanges.types import OrderType, Side, TimeInForce
 from monitoring.metrics import ORDERS_ACCEPTED
 from orders import lifecycle, tasks, validation
-from orders.errors import IdempotencyKeyReused, IllegalTransition, OrderInvalid, StaleOrder
-from orders.models import Account, Actor, Order, OrderEvent, OrderState
+from orders.errors import (
+    IdempotencyKeyReused,
+    IllegalTransition,
+    OrderInvalid,
+    StaleOrder,
+    VenueUnavailable,
+)
+from orders.models import Account, Actor, Instrument, Order, OrderEvent, OrderState
 from orders.queueing import enqueue_order_task
 
 log = structlog.get_logger(__name__)
@@ -64,6 +70,7 @@ def order_create(
         price=request["price"],
     )
     failover = validation.check_failover(instrument, request["failover"])
+    _check_venue_available(instrument, failover)
     try:
         order = _accept(
             account, instrument, request, failover, idempotency_key, fingerprint, correlation_id
@@ -76,6 +83,24 @@ def order_create(
         return original
     order.idempotent_replay = False
     return order
+
+
+def _check_venue_available(instrument, failover: list[str]) -> None:
+    """Fail fast (503 venue_unavailable) when no venue the order may use accepts calls now."""
+    from reliability.breaker import breaker_for
+
+    if breaker_for(instrument.venue_api).allows_calls():
+        return
+    fallbacks = Instrument.objects.filter(
+        venue__in=failover, symbol=instrument.symbol, active=True
+    ).values_list("venue_api", flat=True)
+    if any(breaker_for(api).allows_calls() for api in fallbacks):
+        return  # the submit fails over before its first send
+    raise VenueUnavailable(
+        f"{instrument.venue_api} is unavailable (circuit breaker open)"
+        + (" and so are the fallback venues" if failover else "; name fallback venues in failover"),
+        details={"venue_api": instrument.venue_api, "failover": failover},
+    )
 
 
 def _accept(account, instrument, request, failover, idempotency_key, fingerprint, cid) -> Order:

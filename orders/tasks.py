@@ -1,44 +1,101 @@
-"""Order tasks, each routed to its venue API's queue (orders/queueing.py).
+"""Order tasks, each on its venue API's queue (orders/queueing.py), each calling one
+orders.execution service.
 
-They take an order id, reload the row and (once the execution issue lands) call one
-orders.execution service; they are idempotent and acked late. Until then they only log.
+They take an id, reload the row and are idempotent: acks_late with reject-on-worker-lost means
+a task may run again after a crash, and the services then find the order already moved on (or
+its write-ahead attempt `pending`, which they treat as outcome unknown). Follow-ups (retry
+later, resolver polls) are queued by the services themselves.
 """
 
 from __future__ import annotations
 
 import structlog
-from celery import shared_task
-
-from orders.models import Order
+from celery import shared_task, signals
+from django.conf import settings
 
 log = structlog.get_logger(__name__)
 
-
-def _not_installed(operation: str, order_id: int) -> None:
-    order = Order.objects.filter(pk=order_id).only("id", "state").first()
-    log.warning(
-        "order_execution_not_installed",
-        operation=operation,
-        order_id=order_id,
-        state=order.state if order else None,
-    )
+_ORDER_TASK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(name="orders.tasks.submit_order", ignore_result=True)
-def submit_order(order_id: int) -> None:
-    _not_installed("submit", order_id)
+@shared_task(name="orders.tasks.submit_order", **_ORDER_TASK)
+def submit_order(order_id: int) -> str:
+    from orders.execution.submit import order_submit
+
+    return order_submit(order_id=order_id)
 
 
-@shared_task(name="orders.tasks.amend_order", ignore_result=True)
-def amend_order(order_id: int) -> None:
-    _not_installed("amend", order_id)
+@shared_task(name="orders.tasks.amend_order", **_ORDER_TASK)
+def amend_order(order_id: int) -> str:
+    from orders.execution.amend import order_amend_send
+
+    return order_amend_send(order_id=order_id)
 
 
-@shared_task(name="orders.tasks.cancel_order", ignore_result=True)
-def cancel_order(order_id: int) -> None:
-    _not_installed("cancel", order_id)
+@shared_task(name="orders.tasks.cancel_order", **_ORDER_TASK)
+def cancel_order(order_id: int) -> str:
+    from orders.execution.cancel import order_cancel_send
+
+    return order_cancel_send(order_id=order_id)
 
 
-@shared_task(name="orders.tasks.reconcile_order", ignore_result=True)
-def reconcile_order(order_id: int) -> None:
-    _not_installed("reconcile", order_id)
+@shared_task(name="orders.tasks.reconcile_order", **_ORDER_TASK)
+def reconcile_order(order_id: int) -> str:
+    from orders.execution.reconcile import order_reconcile
+
+    return order_reconcile(order_id=order_id)
+
+
+@shared_task(name="orders.tasks.reconcile_venue", **_ORDER_TASK)
+def reconcile_venue(venue_api: str) -> dict:
+    from orders.execution.reconcile import venue_reconcile
+
+    report = venue_reconcile(venue_api=venue_api)
+    return {"checked": report.checked, "results": report.results, "stopped": report.stopped}
+
+
+@shared_task(name="orders.tasks.reconcile_all", ignore_result=True)
+def reconcile_all() -> None:
+    """Beat: one reconciliation pass per venue API, each on its own queue."""
+    for venue_api in settings.VENUE_APIS:
+        reconcile_venue.apply_async(
+            args=[venue_api], queue=venue_api, expires=settings.RECONCILE_INTERVAL_SECONDS
+        )
+
+
+@shared_task(name="orders.tasks.sync_instruments", **_ORDER_TASK)
+def sync_instruments(venue_api: str) -> str:
+    from orders.execution.instruments import instruments_sync
+
+    return str(instruments_sync(venue_api=venue_api))
+
+
+@shared_task(name="orders.tasks.sync_all_instruments", ignore_result=True)
+def sync_all_instruments() -> None:
+    """Beat: refresh every venue API's instruments, each on its own queue."""
+    for venue_api in settings.VENUE_APIS:
+        sync_instruments.apply_async(args=[venue_api], queue=venue_api)
+
+
+@signals.worker_ready.connect
+def _reconcile_at_start(sender=None, **_kwargs) -> None:
+    """A starting worker loads instruments and reconciles every venue API it consumes."""
+    if not settings.EXECUTION_RECONCILE_ON_WORKER_START:
+        return
+    consumed = _consumed_queues(sender)
+    for venue_api in settings.VENUE_APIS:
+        if consumed is not None and venue_api not in consumed:
+            continue
+        try:
+            sync_instruments.apply_async(args=[venue_api], queue=venue_api)
+            reconcile_venue.apply_async(args=[venue_api], queue=venue_api)
+        except Exception:  # broker hiccup: beat's next pass does the same
+            log.exception("startup_reconcile_enqueue_failed", venue=venue_api)
+    log.info("startup_reconcile_queued", venues=sorted(consumed or settings.VENUE_APIS))
+
+
+def _consumed_queues(consumer) -> set[str] | None:
+    try:
+        return {queue.name for queue in consumer.task_consumer.queues}
+    except AttributeError:
+        return None

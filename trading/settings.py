@@ -316,6 +316,44 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Execution: submit, outcome-unknown resolver, reconciliation (README "Execution") ------
+# Seconds after a send before "not found by client id" proves an order absent, per venue
+# (a venue may take a moment to show an order it accepted).
+EXECUTION_VISIBILITY_DELAY_SECONDS = {
+    "binance": env_float("BINANCE_VISIBILITY_DELAY_SECONDS", 5.0),
+    "bitmex": env_float("BITMEX_VISIBILITY_DELAY_SECONDS", 5.0),
+}
+# First delay (seconds) before a refused submit/amend/cancel is tried again; doubles per try.
+EXECUTION_RETRY_DELAY_SECONDS = env_float("EXECUTION_RETRY_DELAY_SECONDS", 1.0, min_value=0.01)
+# Upper bound (seconds) of that delay.
+EXECUTION_RETRY_MAX_DELAY_SECONDS = env_float("EXECUTION_RETRY_MAX_DELAY_SECONDS", 15.0)
+# Seconds a PENDING_NEW order may sit without an attempt before reconciliation queues it again.
+EXECUTION_STALE_SECONDS = env_float("EXECUTION_STALE_SECONDS", 30.0)
+# Seconds between reconciliation passes (one per venue API) on beat.
+RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 30.0, min_value=1.0)
+# A starting worker loads instruments and reconciles the venue APIs it consumes.
+EXECUTION_RECONCILE_ON_WORKER_START = env_bool("EXECUTION_RECONCILE_ON_WORKER_START", True)
+# Most orders one pass looks at per venue API (in-flight first, then open; oldest first).
+RECONCILE_BATCH_SIZE = env_int("RECONCILE_BATCH_SIZE", 500, min_value=1)
+# Seconds between instrument refreshes on beat (delivery contracts appear and expire).
+INSTRUMENT_SYNC_INTERVAL_SECONDS = env_float(
+    "INSTRUMENT_SYNC_INTERVAL_SECONDS", 3600.0, min_value=10.0
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "reconcile-orders": {
+            "task": "orders.tasks.reconcile_all",
+            "schedule": RECONCILE_INTERVAL_SECONDS,
+            "options": {"queue": "default", "expires": RECONCILE_INTERVAL_SECONDS},
+        },
+        "sync-instruments": {
+            "task": "orders.tasks.sync_all_instruments",
+            "schedule": INSTRUMENT_SYNC_INTERVAL_SECONDS,
+            "options": {"queue": "default", "expires": INSTRUMENT_SYNC_INTERVAL_SECONDS},
+        },
+    }
+)
+
 # --- Logging: structlog JSON through stdlib logging ---------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 LOG_FORMAT = env_str("LOG_FORMAT", "json", choices=("json", "console"))

@@ -138,6 +138,7 @@ def test_throttling_is_per_key(make_key, settings):
 
     from orders.throttling import ApiKeyRateThrottle
 
+    original_rates = SimpleRateThrottle.THROTTLE_RATES
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"api_key": "3/minute"},
@@ -155,6 +156,5 @@ def test_throttling_is_per_key(make_key, settings):
         assert throttled["details"]["retry_after_seconds"] > 0
         assert _client(second).get("/api/v1/account").status_code == 200
     finally:
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
-        api_settings.reload()
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        # The class attribute outlives the settings fixture: put the real rates back.
+        SimpleRateThrottle.THROTTLE_RATES = original_rates

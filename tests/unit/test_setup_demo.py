@@ -10,6 +10,11 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _venues(emulator):
+    """setup_demo loads the instruments from the venues: the emulator answers at once."""
+
+
 def _run(tmp_path, capsys) -> str:
     call_command("setup_demo", "--state-dir", str(tmp_path))
     return capsys.readouterr().out
@@ -26,6 +31,9 @@ def test_it_creates_an_admin_and_a_working_demo_key(tmp_path, capsys):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert client.get("/api/v1/account").json()["account"] == "demo"
     assert oct((tmp_path / "demo-api-key").stat().st_mode)[-3:] == "600"
+    from orders.models import Instrument
+
+    assert Instrument.objects.filter(venue_api="binance.usdm", symbol="BTC/USDT:USDT").exists()
 
 
 def test_a_second_run_reuses_the_same_login_and_key(tmp_path, capsys):
