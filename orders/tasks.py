@@ -77,6 +77,22 @@ def sync_all_instruments() -> None:
         sync_instruments.apply_async(args=[venue_api], queue=venue_api)
 
 
+@shared_task(name="orders.tasks.arm_dead_man_switch", **_ORDER_TASK)
+def arm_dead_man_switch(venue_api: str) -> list[str]:
+    from orders.execution.deadman import deadman_arm
+
+    return deadman_arm(venue_api=venue_api)
+
+
+@shared_task(name="orders.tasks.arm_dead_man_switches", ignore_result=True)
+def arm_dead_man_switches() -> None:
+    """Beat: re-arm every venue API's dead man's switch, each on its own queue."""
+    for venue_api in settings.VENUE_APIS:
+        arm_dead_man_switch.apply_async(
+            args=[venue_api], queue=venue_api, expires=settings.DEAD_MAN_SWITCH_REARM_SECONDS
+        )
+
+
 @signals.worker_ready.connect
 def _reconcile_at_start(sender=None, **_kwargs) -> None:
     """A starting worker loads instruments and reconciles every venue API it consumes."""

@@ -339,6 +339,23 @@ RECONCILE_BATCH_SIZE = env_int("RECONCILE_BATCH_SIZE", 500, min_value=1)
 INSTRUMENT_SYNC_INTERVAL_SECONDS = env_float(
     "INSTRUMENT_SYNC_INTERVAL_SECONDS", 3600.0, min_value=10.0
 )
+# Dead man's switch (Binance futures countdownCancelAll, BitMEX cancelAllAfter): seconds after
+# which the venue cancels our open orders unless re-armed; 0 turns it off.
+DEAD_MAN_SWITCH_SECONDS = env_float("DEAD_MAN_SWITCH_SECONDS", 0.0)
+if 0 < DEAD_MAN_SWITCH_SECONDS < 5:
+    raise EnvError("DEAD_MAN_SWITCH_SECONDS", "must be 0 (off) or at least 5")
+# Seconds between re-arms (beat); must leave room for a missed beat inside the timeout.
+DEAD_MAN_SWITCH_REARM_SECONDS = env_float(
+    "DEAD_MAN_SWITCH_REARM_SECONDS", max(1.0, DEAD_MAN_SWITCH_SECONDS / 3), min_value=1.0
+)
+if DEAD_MAN_SWITCH_SECONDS and DEAD_MAN_SWITCH_REARM_SECONDS * 2 > DEAD_MAN_SWITCH_SECONDS:
+    raise EnvError("DEAD_MAN_SWITCH_REARM_SECONDS", "must be at most half DEAD_MAN_SWITCH_SECONDS")
+if DEAD_MAN_SWITCH_SECONDS:
+    CELERY_BEAT_SCHEDULE["dead-man-switch"] = {
+        "task": "orders.tasks.arm_dead_man_switches",
+        "schedule": DEAD_MAN_SWITCH_REARM_SECONDS,
+        "options": {"queue": "default", "expires": DEAD_MAN_SWITCH_REARM_SECONDS},
+    }
 CELERY_BEAT_SCHEDULE.update(
     {
         "reconcile-orders": {

@@ -594,6 +594,16 @@ class _FuturesAdapter(BinanceAdapter):
         )
         return self._order(response, write=True)
 
+    def cancel_all_after(self, *, seconds: float, venue_symbol: str | None = None) -> None:
+        """Dead man's switch: POST .../countdownCancelAll for one symbol (0 disarms it). The
+        venue cancels the symbol's open orders unless re-armed within `seconds`."""
+        if not venue_symbol:
+            raise InvalidRequestError(
+                "countdownCancelAll is armed per symbol", venue=self.venue_api
+            )
+        params = {"symbol": venue_symbol, "countdownTime": int(seconds * 1000)}
+        self._call("POST", "countdownCancelAll", params, operation="deadman", priority=HIGH)
+
 
 class BinanceUsdmAdapter(_FuturesAdapter):
     venue_api = mapping.USDM
@@ -610,6 +620,7 @@ class BinanceUsdmAdapter(_FuturesAdapter):
         ("GET", "openOrders"): Cost(1),
         ("GET", "allOrders"): Cost(5),
         ("GET", "userTrades"): Cost(5),
+        ("POST", "countdownCancelAll"): Cost(10),
     }
     OPEN_ORDERS_ALL_WEIGHT = 40
     HISTORY_LIMIT = 1000
@@ -639,6 +650,7 @@ class BinanceCoinmAdapter(_FuturesAdapter):
         ("GET", "openOrders"): Cost(1),
         ("GET", "allOrders"): Cost(20),
         ("GET", "userTrades"): Cost(20),
+        ("POST", "countdownCancelAll"): Cost(10),
     }
     OPEN_ORDERS_ALL_WEIGHT = 40
     HISTORY_LIMIT = 100  # /dapi allOrders: default 50, max 100

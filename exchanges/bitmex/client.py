@@ -251,6 +251,17 @@ class BitmexAdapter:
         )
         return self._order(response, write=True)
 
+    def cancel_all_after(self, *, seconds: float, venue_symbol: str | None = None) -> None:
+        """Dead man's switch: POST /order/cancelAllAfter, account-wide (0 disarms it). The
+        venue cancels every open order unless re-armed within `seconds`."""
+        self._call(
+            "POST",
+            "/order/cancelAllAfter",
+            operation="deadman",
+            priority=HIGH,
+            body={"timeout": int(seconds * 1000)},
+        )
+
     def cancel_order(
         self,
         *,

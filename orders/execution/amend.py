@@ -116,11 +116,7 @@ def finish_amend(order: Order, venue_order: VenueOrder, adapter, *, actor: str, 
 def _refused(order: Order, adapter, exc: VenueError) -> str:
     """Refused: the order is unchanged at the venue (or gone). Learn which, then go back."""
     try:
-        venue_order = adapter.get_order(
-            venue_symbol=order.instrument.venue_symbol,
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id,
-        )
+        venue_order = venue.query_order(order, adapter)
     except VenueError:
         venue_order = None
     if venue_order is not None and venue_order.status not in _OPEN:

@@ -63,7 +63,7 @@ def write_ahead(order: Order, *, operation: str, request: dict[str, Any]) -> Ite
             return
         row = OrderAttempt.objects.create(
             order_id=order.pk,
-            operation=call.operation if call.operation in _WRITE_OPERATIONS else operation,
+            operation=operation,
             venue_api=call.venue_api,
             endpoint=f"{call.method} {call.endpoint}"[:128],
             client_order_id=call.client_order_id or order.client_order_id,

@@ -97,11 +97,7 @@ def _send(order: Order) -> str:
 def settle_from_venue(order: Order, adapter, *, actor: str) -> str:
     """The venue does not know the order under that id any more: ask what became of it."""
     try:
-        venue_order = adapter.get_order(
-            venue_symbol=order.instrument.venue_symbol,
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id,
-        )
+        venue_order = venue.query_order(order, adapter)
     except VenueError as exc:
         return _later(order, exc)
     if venue_order is not None:
@@ -126,11 +122,7 @@ def settle_from_venue(order: Order, adapter, *, actor: str) -> str:
 def _refused(order: Order, adapter, exc: VenueError) -> str:
     """A business refusal of the cancel: learn the order's state; if still open, go back."""
     try:
-        venue_order = adapter.get_order(
-            venue_symbol=order.instrument.venue_symbol,
-            client_order_id=order.client_order_id,
-            venue_order_id=order.venue_order_id,
-        )
+        venue_order = venue.query_order(order, adapter)
     except VenueError as query_error:
         return _later(order, query_error)
     if venue_order is None:

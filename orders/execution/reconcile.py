@@ -96,9 +96,7 @@ def resolve_unknown(order: Order, _venue_order=None) -> str:
     """The outcome-unknown resolver: query by client id, then adopt, resend or flag."""
     adapter = venue.adapter_for_order(order)
     try:
-        found = adapter.get_order(
-            venue_symbol=order.instrument.venue_symbol, client_order_id=order.client_order_id
-        )
+        found = venue.query_order(order, adapter, by_client_id_only=True)
     except VenueError as exc:
         _flag_if_overdue(order)
         _poll_again(order, at_least=exc.retry_after)
@@ -163,21 +161,13 @@ def _poll_again(order: Order, *, at_least: float | None = None) -> None:
     followups.schedule("reconcile_order", order_id=order.pk, queue=order.venue_api, countdown=delay)
 
 
-def _query(order: Order, adapter) -> VenueOrder | None:
-    return adapter.get_order(
-        venue_symbol=order.instrument.venue_symbol,
-        client_order_id=order.client_order_id,
-        venue_order_id=order.venue_order_id,
-    )
-
-
 def _pending_cancel(order: Order, venue_order=None) -> str:
     adapter = venue.adapter_for_order(order)
     if not attempts.may_be_at_venue(order):
         followups.schedule("cancel_order", order_id=order.pk, queue=order.venue_api)
         return "requeued"
     try:
-        found = venue_order or _query(order, adapter)
+        found = venue_order or venue.query_order(order, adapter)
     except VenueError:
         return "unreachable"
     if found is not None:
@@ -199,7 +189,7 @@ def _pending_cancel(order: Order, venue_order=None) -> str:
 def _pending_amend(order: Order, venue_order=None) -> str:
     adapter = venue.adapter_for_order(order)
     try:
-        found = venue_order or _query(order, adapter)
+        found = venue_order or venue.query_order(order, adapter)
     except VenueError:
         return "unreachable"
     if order.venue_api == "binance.spot" and (found is None or found.status.value not in _OPEN):
@@ -229,7 +219,7 @@ def _replacement(order: Order, adapter) -> VenueOrder | None:
 def _open(order: Order, venue_order=None) -> str:
     adapter = venue.adapter_for_order(order)
     try:
-        found = venue_order or _query(order, adapter)
+        found = venue_order or venue.query_order(order, adapter)
     except VenueError:
         return "unreachable"
     if found is None:

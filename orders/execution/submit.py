@@ -95,9 +95,7 @@ def _send(order: Order) -> str:
 def _adopt_duplicate(order: Order, adapter) -> str:
     """The venue already holds this client id: it is our order. Adopt it; never re-mint."""
     try:
-        venue_order = adapter.get_order(
-            venue_symbol=order.instrument.venue_symbol, client_order_id=order.client_order_id
-        )
+        venue_order = venue.query_order(order, adapter, by_client_id_only=True)
     except VenueError as exc:
         return mark_unknown(order, actor=Actor.WORKER, why=f"duplicate id, query failed: {exc}")
     if venue_order is None:  # not visible yet: the resolver looks again after the delay

@@ -19,6 +19,15 @@ def adapter_for_order(order: Order):
     return adapter_for(order.venue_api)
 
 
+def query_order(order: Order, adapter, *, by_client_id_only: bool = False):
+    """What the venue says about the order now (None: proven absent). Raises VenueError."""
+    return adapter.get_order(
+        venue_symbol=order.instrument.venue_symbol,
+        client_order_id=order.client_order_id,
+        venue_order_id=None if by_client_id_only else order.venue_order_id,
+    )
+
+
 def place_request(order: Order) -> PlaceOrder:
     return PlaceOrder(
         venue_symbol=order.instrument.venue_symbol,

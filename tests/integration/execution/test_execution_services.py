@@ -314,3 +314,42 @@ def test_a_cancel_before_the_first_send_never_reaches_the_venue(accepted, emulat
     order = _refresh(order)
     assert order.state == "CANCELED" and order.cancel_confirm_source == "ack"
     assert emulator.orders(USDM, client_order_id=order.client_order_id) == []
+
+
+def test_the_dead_man_switch_lets_the_venues_cancel_when_it_is_not_rearmed(
+    accepted, emulator, settings
+):
+    from orders.execution.deadman import deadman_arm
+    from tests.fixtures.execution import wait_for
+
+    settings.DEAD_MAN_SWITCH_SECONDS = 1  # (the environment requires >= 5)
+    usdm = _resting(accepted)
+    bitmex = _resting(accepted, "bitmex", "BTC/USD:BTC")
+
+    assert deadman_arm(venue_api=USDM) == [usdm.instrument.venue_symbol]
+    assert deadman_arm(venue_api="bitmex") == ["*"]
+    assert deadman_arm(venue_api="binance.spot") == []  # spot has no such timer
+
+    def both_cancelled():
+        return (
+            not emulator.order(usdm.client_order_id, USDM)["open"]
+            and not emulator.order(bitmex.client_order_id, "bitmex")["open"]
+        )
+
+    wait_for(both_cancelled, timeout=20, what="the venues' timers to cancel the orders")
+    venue_reconcile(venue_api=USDM)
+    venue_reconcile(venue_api="bitmex")
+    assert _refresh(usdm).state == "CANCELED" and _refresh(bitmex).state == "CANCELED"
+
+
+def test_the_dead_man_switch_is_off_by_default_and_not_rearmed_through_an_open_breaker(
+    accepted, emulator, settings
+):
+    from orders.execution.deadman import deadman_arm
+    from reliability.breaker import breaker_for
+
+    _resting(accepted)
+    assert deadman_arm(venue_api=USDM) == []  # DEAD_MAN_SWITCH_SECONDS = 0
+    settings.DEAD_MAN_SWITCH_SECONDS = 30
+    breaker_for(USDM).force_open(by="test")
+    assert deadman_arm(venue_api=USDM) == []
