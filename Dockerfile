@@ -29,7 +29,8 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-0123456789-abcdefghijklmnopqr
 USER 10001:10001
 # 8000: web (API, health, /metrics); 9808: a worker's /metrics
 EXPOSE 8000 9808
+# web: /health/ready; worker: its /metrics answers; beat: the process runs (deploy/healthcheck).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=2).status == 200 else 1)"]
+  CMD ["python", "deploy/healthcheck"]
 ENTRYPOINT ["deploy/entrypoint"]
 CMD ["web"]

@@ -116,6 +116,10 @@ def notify_start(record: CallRecord) -> None:
 def notify_finish(record: CallRecord) -> None:
     """Log the finished record and hand it to the observers."""
     _log(record)
+    if record.outcome == OK or record.error_class is ErrorClass.REJECTED:
+        from exchanges.health import note_answered
+
+        note_answered(record.venue_api)  # health's "last successful call"
     for observer in _observers.get():
         if observer.on_finish is not None:
             observer.on_finish(record)

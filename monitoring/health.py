@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -133,11 +133,14 @@ _LOCAL_LOCK = threading.Lock()
 _SHARED_PREFIX = "health:check:"
 
 
-def _call(check: Check) -> dict:
+def _call(check: Check) -> tuple[dict, float]:
+    """The check's own answer and how long it took (ms), in a pool thread."""
+    started = time.perf_counter()
     try:
-        return dict(check.fn() or {})
+        raw = dict(check.fn() or {})
     finally:
         connections.close_all()  # this pool thread's own DB connection, if the check used one
+    return raw, round((time.perf_counter() - started) * 1000, 2)
 
 
 def _normalise(check: Check, raw: dict, *, latency_ms: float, now: float) -> dict:
@@ -150,23 +153,34 @@ def _normalise(check: Check, raw: dict, *, latency_ms: float, now: float) -> dic
     return result
 
 
+_INFLIGHT: dict[str, Future] = {}
+
+
+def _submit(check: Check) -> Future:
+    """A check still running from an earlier request is waited on, never started twice: a
+    hanging venue cannot pile up probes or starve the pool."""
+    with _LOCAL_LOCK:
+        future = _INFLIGHT.get(check.name)
+        if future is None or future.done():
+            future = _INFLIGHT[check.name] = _POOL.submit(_call, check)
+        return future
+
+
 def run_checks(checks: list[Check], *, now: float, timeout: float) -> dict[str, dict]:
     """Runs checks concurrently; one that raises or overruns `timeout` seconds is down."""
     started = time.perf_counter()
-    futures = {check.name: (check, _POOL.submit(_call, check)) for check in checks}
+    futures = {check.name: (check, _submit(check)) for check in checks}
     results = {}
     for name, (check, future) in futures.items():
         remaining = max(0.0, timeout - (time.perf_counter() - started))
+        latency_ms = round((time.perf_counter() - started) * 1000, 2)  # unless it answers
         try:
-            raw = future.result(timeout=remaining)
+            raw, latency_ms = future.result(timeout=remaining)
         except FutureTimeout:
             raw = {"ok": False, "error": f"timed out after {timeout:g} s"}
         except Exception as exc:  # the check raised: that is its answer
             raw = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-        latency_ms = round((time.perf_counter() - started) * 1000, 2)
         results[name] = _normalise(check, raw, latency_ms=latency_ms, now=now)
-        if results[name]["status"] != "ok":
-            log.warning("health_check_failed", check=name, status=results[name]["status"])
     return results
 
 
@@ -191,9 +205,26 @@ def _store(results: dict[str, dict], checks: dict[str, Check], ttl: float) -> No
             cache.set(_SHARED_PREFIX + name, result, timeout=max(1, int(ttl) + 1))
 
 
+def _log_changes(fresh: dict[str, dict]) -> None:
+    """One log line when a check changes status in this process, not one per refresh."""
+    with _LOCAL_LOCK:
+        before = {name: _LOCAL_CACHE.get(name, {}).get("status", "ok") for name in fresh}
+    for name, result in fresh.items():
+        if result["status"] != before[name]:
+            level = log.info if result["status"] == "ok" else log.warning
+            level(
+                "health_check_changed",
+                check=name,
+                status=result["status"],
+                was=before[name],
+                error=result.get("error"),
+            )
+
+
 def clear_local_cache() -> None:
     with _LOCAL_LOCK:
         _LOCAL_CACHE.clear()
+        _INFLIGHT.clear()  # a probe still running is no longer waited on
 
 
 def clear_cache() -> None:
@@ -215,6 +246,7 @@ def results_for(checks: list[Check], *, clock: Callable[[], float] = time.time) 
             stale.append(check)
     if stale:
         fresh = run_checks(stale, now=now, timeout=settings.HEALTH_CHECK_TIMEOUT_SECONDS)
+        _log_changes(fresh)
         _store(fresh, {check.name: check for check in stale}, ttl)
         results.update({name: {**result, "cached": False} for name, result in fresh.items()})
     return results

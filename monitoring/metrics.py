@@ -150,13 +150,22 @@ class CeleryQueueLengthCollector:
     Served by every worker's metrics endpoint; several workers report the same queues, so
     aggregate with max() (never sum)."""
 
-    def collect(self):
-        from django.conf import settings
+    def describe(self):
+        """Lets the registry know the name without a broker round trip at registration."""
+        yield self._family()
+
+    @staticmethod
+    def _family():
         from prometheus_client.core import GaugeMetricFamily
 
-        family = GaugeMetricFamily(
+        return GaugeMetricFamily(
             "celery_queue_length", "Messages waiting in a Celery queue", labels=["queue"]
         )
+
+    def collect(self):
+        from django.conf import settings
+
+        family = self._family()
         try:
             client = _broker_client()
             lengths = [(name, client.llen(name)) for name in settings.CELERY_TASK_QUEUES_NAMES]

@@ -16,3 +16,11 @@ def beat_heartbeat() -> None:
     now = time.time()
     write_beat_heartbeat(now=now)
     metrics.BEAT_HEARTBEAT_TIMESTAMP.set(now)
+
+
+@shared_task(name="monitoring.tasks.publish_cloudwatch_metrics", ignore_result=True)
+def publish_cloudwatch_metrics() -> int:
+    """Run by beat every CLOUDWATCH_PUBLISH_SECONDS when CLOUDWATCH_METRICS_ENABLED."""
+    from monitoring import cloudwatch
+
+    return cloudwatch.publish(cloudwatch.collect())

@@ -67,7 +67,7 @@ def task_finished(task_id=None, task=None, state=None, **_kwargs) -> None:
 @signals.task_revoked.connect
 def task_revoked(request=None, terminated=False, expired=False, **_kwargs) -> None:
     """Revoked or expired before (or while) running: counted, the task never reached postrun."""
-    name = getattr(request, "task", None) or getattr(request, "name", None) or "unknown"
+    name = getattr(request, "task_name", None) or getattr(request, "name", None) or "unknown"
     outcome = "expired" if expired else "terminated" if terminated else "revoked"
     metrics.CELERY_TASKS.labels(task=name, outcome=outcome).inc()
 

@@ -1,9 +1,10 @@
 """The per-account active-orders cache (Redis through Django's cache).
 
-Keys are versioned by a per-account generation token: every transition replaces the token
-(on commit), so a reader that loaded the database before the change can only write to a key that
-nobody reads any more. When Redis is down every call here degrades to a miss (the cache ignores
-connection errors) and the caller serves from PostgreSQL.
+The cached answer is stored with the generation it was read under; a per-account generation
+token is replaced on every transition (on commit), so an answer read from the database before
+a change carries an old generation and is never served after it. A read costs one round trip
+(generation and answer fetched together). When Redis is down every call here degrades to a miss
+(the cache ignores connection errors) and the caller serves from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from django.core.cache import cache
 
 _GENERATION = "orders:active:gen:{account_id}"
-_DATA = "orders:active:{account_id}:{generation}"
+_DATA = "orders:active:{account_id}"
 
 
 def active_orders_invalidate(*, account_id: int) -> None:
@@ -30,9 +31,21 @@ def active_orders_generation(*, account_id: int) -> str | None:
     return generation
 
 
-def active_orders_cached(*, account_id: int, generation: str) -> dict | None:
-    return cache.get(_DATA.format(account_id=account_id, generation=generation))
+def active_orders_lookup(*, account_id: int) -> tuple[str | None, dict | None]:
+    """(current generation, the answer cached under it or None); generation None when Redis is
+    unreachable."""
+    gen_key = _GENERATION.format(account_id=account_id)
+    data_key = _DATA.format(account_id=account_id)
+    found = cache.get_many([gen_key, data_key])
+    generation = found.get(gen_key)
+    if generation is None:
+        return active_orders_generation(account_id=account_id), None
+    entry = found.get(data_key)
+    if isinstance(entry, dict) and entry.get("generation") == generation:
+        return generation, entry["value"]
+    return generation, None
 
 
 def active_orders_store(*, account_id: int, generation: str, value: dict, ttl: int) -> None:
-    cache.set(_DATA.format(account_id=account_id, generation=generation), value, timeout=ttl)
+    entry = {"generation": generation, "value": value}
+    cache.set(_DATA.format(account_id=account_id), entry, timeout=ttl)

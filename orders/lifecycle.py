@@ -169,11 +169,14 @@ def accept(
     if _PROTECTED_FIELDS.intersection(fields) - {"account", "account_id", "client_order_id"}:
         raise ValueError("accept() sets state and version itself")
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction: a failure here fails the whole accept.
+    with transaction.atomic(savepoint=False):
         order = Order.objects.create(
             state=S.PENDING_NEW, version=1, created_at=now, updated_at=now, **fields
         )
-        _write_event(order.pk, None, S.PENDING_NEW, actor, reason, correlation_id, payload, now)
+        _write_event(
+            order.pk, None, S.PENDING_NEW, actor, reason, correlation_id, payload, now, sequence=1
+        )
         account_id = order.account_id
         transaction.on_commit(lambda: _after_commit(account_id, S.PENDING_NEW.value, actor))
     return order
@@ -276,12 +279,16 @@ def _transition(order, to_state, actor, reason, correlation_id, payload, fields,
     return order
 
 
-def _write_event(order_id, from_state, to_state, actor, reason, correlation_id, payload, now=None):
-    # The caller holds the order's row lock, so max(sequence)+1 cannot race.
-    last = OrderEvent.objects.filter(order_id=order_id).aggregate(m=Max("sequence"))["m"] or 0
+def _write_event(
+    order_id, from_state, to_state, actor, reason, correlation_id, payload, now=None, sequence=None
+):
+    if sequence is None:  # a new order's first event is 1; otherwise the next one
+        # The caller holds the order's row lock, so max(sequence)+1 cannot race.
+        last = OrderEvent.objects.filter(order_id=order_id).aggregate(m=Max("sequence"))["m"]
+        sequence = (last or 0) + 1
     return OrderEvent.objects.create(
         order_id=order_id,
-        sequence=last + 1,
+        sequence=sequence,
         from_state=from_state,
         to_state=to_state,
         reason=reason,

@@ -82,31 +82,71 @@ def order_list(
     cursor: str | None = None,
     limit: int = 100,
 ) -> Page:
-    """Newest first, keyset-paginated on (created_at, id); each filter has an index."""
-    qs = scoping.for_account(Order.objects.select_related("instrument"), account)
+    """Newest first, keyset-paginated on (created_at, id); each filter has an index.
+
+    Every page reads about `limit` index entries, whatever the table holds: the cursor is an
+    index condition (not a filter over the newer rows), and a filter on several states or
+    instruments reads each one's index range in order and merges them (an IN list would make
+    PostgreSQL fetch and sort every matching row to find the newest).
+    """
+    qs = scoping.for_account(Order.objects.all(), account)
     if ids:
         qs = qs.filter(pk__in=ids)
-    if states:
-        qs = qs.filter(state__in=states)
     if created_after:
         qs = qs.filter(created_at__gte=created_after)
     if created_before:
         qs = qs.filter(created_at__lt=created_before)
     if exchange:
         qs = qs.filter(venue=exchange)
+    instrument_ids = None
     if symbol:
-        qs = qs.filter(instrument__in=Instrument.objects.filter(symbol=symbol).values("pk"))
+        instrument_ids = list(Instrument.objects.filter(symbol=symbol).values_list("pk", flat=True))
     if cursor:
-        position = decode_cursor(cursor, ("t", "id"))
-        at = parse_datetime(str(position["t"]))
-        if at is None or not isinstance(position["id"], int):
-            raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
-        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=position["id"]))
-    return _page(
-        qs.order_by("-created_at", "-id"),
-        limit,
-        lambda last: {"t": last.created_at.isoformat(), "id": last.pk},
-    )
+        at, last_id = _keyset_position(cursor)
+        # (created_at, id) < (at, last_id), written so that created_at <= at bounds the scan
+        qs = qs.filter(created_at__lte=at).filter(Q(created_at__lt=at) | Q(id__lt=last_id))
+    rows = _newest(qs, states or [], instrument_ids, limit + 1, merge=not ids)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor({"t": last.created_at.isoformat(), "id": last.pk})
+    return Page(rows, next_cursor)
+
+
+_NEWEST_FIRST = ("-created_at", "-id")
+
+
+def _keyset_position(cursor: str) -> tuple[datetime, int]:
+    position = decode_cursor(cursor, ("t", "id"))
+    at = parse_datetime(str(position["t"]))
+    if at is None or not isinstance(position["id"], int):
+        raise OrderInvalid("cursor", "is not a cursor this API returned", rule="cursor")
+    return at, position["id"]
+
+
+def _newest(qs, states: list[str], instrument_ids: list[int] | None, n: int, *, merge: bool):
+    """The n newest rows of qs in the given states and instruments (None: any instrument)."""
+    split = None
+    if merge and len(states) > 1:
+        split = ("state", states)
+    elif merge and instrument_ids is not None and len(instrument_ids) > 1:
+        split = ("instrument_id", instrument_ids)
+    if states and (split is None or split[0] != "state"):
+        qs = qs.filter(state__in=states)
+    if instrument_ids is not None and (split is None or split[0] != "instrument_id"):
+        qs = qs.filter(instrument_id__in=instrument_ids)
+    ordered = qs.select_related("instrument").order_by(*_NEWEST_FIRST)
+    if split is None:
+        return list(ordered[:n])
+    field, values = split
+    parts = [
+        qs.filter(**{field: value}).order_by(*_NEWEST_FIRST).values_list("created_at", "id")[:n]
+        for value in values
+    ]
+    merged = parts[0].union(*parts[1:], all=True).order_by(*_NEWEST_FIRST)[:n]
+    newest = [pk for _at, pk in merged]
+    return list(ordered.filter(pk__in=newest)) if newest else []
 
 
 def order_events(*, order: Order, cursor: str | None = None, limit: int = 100) -> Page:
@@ -116,17 +156,16 @@ def order_events(*, order: Order, cursor: str | None = None, limit: int = 100) -
     return _page(qs.order_by("sequence"), limit, lambda last: {"seq": last.sequence})
 
 
-def active_orders(*, account: Account, render: Callable[[list[Order]], list]) -> dict[str, Any]:
+def active_orders(*, account: Account, render: Callable[[list[Order]], Any]) -> dict[str, Any]:
     """The account's non-terminal orders, newest first, from the cache when it has them.
 
-    `render` turns orders into their wire form (what is cached). The answer says where it came
-    from ("cache" or "database") and when it was read from the database (`as_of`).
+    `render` turns orders into their wire form (what is cached; the API caches JSON text, so
+    a cached answer is neither unpickled into objects nor encoded again). The answer says where
+    it came from ("cache" or "database") and when it was read from the database (`as_of`).
     """
-    generation = active_cache.active_orders_generation(account_id=account.pk)
-    if generation is not None:
-        cached = active_cache.active_orders_cached(account_id=account.pk, generation=generation)
-        if cached is not None:
-            return {**cached, "source": "cache"}
+    generation, cached = active_cache.active_orders_lookup(account_id=account.pk)
+    if cached is not None:
+        return {**cached, "source": "cache"}
     as_of = timezone.now()
     rows = list(
         scoping.for_account(Order.objects.select_related("instrument"), account)

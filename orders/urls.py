@@ -8,6 +8,7 @@ from orders.apis import (
     OrderListCreateApi,
 )
 from orders.apis_accounts import AccountApi
+from orders.apis_exchanges import ExchangeListApi
 from orders.apis_instruments import InstrumentListApi
 
 urlpatterns = [
@@ -18,4 +19,5 @@ urlpatterns = [
     path("orders/<int:order_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
     path("orders/<int:order_id>/events", OrderEventsApi.as_view(), name="order-events"),
     path("instruments", InstrumentListApi.as_view(), name="instrument-list"),
+    path("exchanges", ExchangeListApi.as_view(), name="exchange-list"),
 ]

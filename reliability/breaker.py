@@ -123,7 +123,25 @@ class Breaker:
 
     def acquire(self) -> Permit:
         """Let one call through or raise BreakerOpenError (sent=False)."""
-        step = self._run("acquire")
+        return self._permit(self._run("acquire"))
+
+    # --- one round trip with the rate budget (reliability.guard) ------------------------
+    def seen_closed(self) -> bool:
+        """This process last saw the breaker closed, on Redis (not on its local fallback)."""
+        return not self._degraded and self._last_state is BreakerState.CLOSED
+
+    def queue_acquire(self, pipe) -> None:
+        """Adds an acquire to a Redis pipeline; hand its reply to permit()."""
+        self._redis.queue_acquire(pipe, self.venue_api, runtime().clock(), self.config)
+
+    def permit(self, reply) -> Permit:
+        """The Permit of a queued acquire's reply, or BreakerOpenError."""
+        step = RedisBreakerStore._step(reply)
+        self._after(step, local=False, actor="system", reason="", cause="")
+        publish_state(self.venue_api, step.state)  # as check() does on the step-by-step path
+        return self._permit(step)
+
+    def _permit(self, step: Step) -> Permit:
         if step.verdict == "deny":
             BREAKER_REJECTED_CALLS.labels(venue=self.venue_api).inc()
             now = runtime().clock()

@@ -52,12 +52,26 @@ class RedisBreakerStore:
         self._client_factory = client_factory
         self._scripts: dict[int, object] = {}
 
-    def _run(self, venue_api: str, op: str, now: float, config: BreakerConfig, *extra):
+    def _script(self):
         client = self._client_factory()
         script = self._scripts.get(id(client))
         if script is None:
             script = self._scripts[id(client)] = client.register_script(SCRIPT)
-        keys = [f"reliability:breaker:{venue_api}", f"reliability:breaker:{venue_api}:window"]
+        return script
+
+    @staticmethod
+    def _keys(venue_api: str) -> list[str]:
+        return [f"reliability:breaker:{venue_api}", f"reliability:breaker:{venue_api}:window"]
+
+    def queue_acquire(self, pipe, venue_api: str, now: float, config: BreakerConfig) -> None:
+        """Adds an acquire to a Redis pipeline (its reply goes through _step)."""
+        keys = self._keys(venue_api)
+        args = ["acquire", repr(now), *_config_args(config)]
+        pipe.evalsha(self._script().sha, len(keys), *keys, *args)
+
+    def _run(self, venue_api: str, op: str, now: float, config: BreakerConfig, *extra):
+        script = self._script()
+        keys = self._keys(venue_api)
         args = [op, repr(now), *_config_args(config), *extra]
         try:
             return script(keys=keys, args=args)

@@ -113,9 +113,10 @@ class RateBudget:
         return keys
 
     # --- acquire ------------------------------------------------------------------------
-    def acquire(self, *, weight: int, orders: int, priority: int, deadline: float) -> None:
+    def acquire(self, *, weight: int, orders: int, priority: int, deadline: float) -> list[float]:
         """Charge the call's costs, waiting (injectable sleep) while the budget is short.
 
+        Returns each budget's use after the charge (give it to observe() as `known_used`).
         Raises RateLimitedError (sent=False) when the wait would pass the deadline or
         RATE_MAX_WAIT_SECONDS, during a cooldown/ban that outlasts them, or when the call
         costs more than the priority's share of a budget can ever hold."""
@@ -129,7 +130,7 @@ class RateBudget:
             verdict, wait, used = self._run("acquire", now, weight, orders, share)
             if verdict == "ok":
                 self._publish(used)
-                return
+                return used
             if not counted:
                 counted = True
                 RATE_LIMITED.labels(venue=self.venue_api, priority=_priority_name(priority)).inc()
@@ -150,12 +151,38 @@ class RateBudget:
                 )
             rt.sleep(wait + rt.rng.uniform(0, min(0.05, wait * 0.1)))
 
+    # --- one round trip with the breaker (reliability.guard) -------------------------------
+    def queue_acquire(self, pipe, *, weight: int, orders: int, priority: int) -> None:
+        """Adds one acquire (no waiting) to a Redis pipeline; read it with acquired()."""
+        now = runtime().clock()
+        args = self._acquire_args(now, weight, orders, _share(self.config, int(priority)))
+        pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
+
+    def acquired(self, reply) -> list[float] | None:
+        """Each budget's use if a queued acquire charged the call; None if it did not (the
+        caller then waits through acquire())."""
+        if reply[0] != "ok":
+            return None
+        used = [float(v) for v in reply[2:]]
+        self._publish(used)
+        return used
+
     # --- corrections from responses -------------------------------------------------------
     def observe(
-        self, *, headers=None, status: int | None = None, retry_after=None, banned: bool = False
+        self,
+        *,
+        headers=None,
+        status: int | None = None,
+        retry_after=None,
+        banned: bool = False,
+        known_used: list[float] | None = None,
     ):
         """Correct the budgets from a response's headers; set the cooldown (429) or the ban
-        (418). Returns the end of a ban (time), else None."""
+        (418). Returns the end of a ban (time), else None.
+
+        known_used (what acquire() returned for this call): headers that say no more than
+        that (Binance used weight/orders no higher, BitMEX remaining no lower) would change
+        nothing, so they cost no Redis round trip."""
         now = runtime().clock()
         header_wait = _number(_header(headers, "retry-after"))
         wait = retry_after if retry_after is not None else header_wait
@@ -174,6 +201,8 @@ class RateBudget:
                     cooldown_until = max(cooldown_until, reset)
         if not (cooldown_until or ban_until or any(v is not None for v in values)):
             return None
+        if not (cooldown_until or ban_until) and self._nothing_new(values, known_used):
+            return None
         self._run("observe", now, cooldown_until, ban_until, values)
         if cooldown_until:
             RATE_COOLDOWN_SECONDS.labels(venue=self.venue_api).set(cooldown_until - now)
@@ -183,6 +212,18 @@ class RateBudget:
             log.error("rate.banned", venue_api=self.venue_api, seconds=ban_until - now)
             return ban_until
         return None
+
+    def _nothing_new(self, values: list, known_used: list[float] | None) -> bool:
+        if known_used is None or len(known_used) != len(values):
+            return False
+        for b, value, used in zip(self.budgets, values, known_used, strict=True):
+            if value is None:
+                continue
+            if b.kind == "window" and value > used:
+                return False
+            if b.kind == "bucket" and value < b.limit - used:
+                return False
+        return True
 
     def snapshot(self) -> dict:
         now = runtime().clock()
@@ -238,10 +279,14 @@ class RateBudget:
             script = self._scripts[id(client)] = client.register_script(SCRIPT)
         return script
 
-    def _redis_acquire(self, now, weight, orders, share):
+    def _acquire_args(self, now, weight, orders, share) -> list:
         args = ["acquire", repr(now), len(self.budgets), repr(self.config.window_guard_seconds)]
         for b in self.budgets:
             args += [b.kind, b.limit, repr(b.limit * share), b.period, _cost(b, weight, orders)]
+        return args
+
+    def _redis_acquire(self, now, weight, orders, share):
+        args = self._acquire_args(now, weight, orders, share)
         reply = self._script()(keys=self._keys(), args=args)
         return reply[0], float(reply[1]), [float(v) for v in reply[2:]]
 

@@ -124,12 +124,8 @@ class _Attempt:
         if clock() >= self.deadline:
             raise DeadlineExceededError(self.venue_api, operation=self.operation)
         breaker = breaker_for(self.venue_api)
-        breaker.check()  # fail fast before waiting for budget
         budget = budget_for(self.venue_api)
-        budget.acquire(
-            weight=self.weight, orders=self.orders, priority=self.priority, deadline=self.deadline
-        )
-        permit = breaker.acquire()
+        permit, used = self._admit(breaker, budget)
         started = clock()
         try:
             result = self.fn()
@@ -142,13 +138,58 @@ class _Attempt:
             raise
         elapsed = clock() - started
         self._count("ok", elapsed)
-        budget.observe(headers=getattr(result, "headers", None))
+        budget.observe(headers=getattr(result, "headers", None), known_used=used)
         slow = breaker.config.slow_call_seconds
         if slow and elapsed > slow:
             breaker.record_failure(permit, cause="slow_call")
         else:
             breaker.record_success(permit)
         return result
+
+    def _admit(self, breaker, budget):
+        """(breaker permit, budget use): rate budget and breaker both let the call through.
+
+        When this process last saw the breaker closed, the budget's charge and the breaker's
+        acquire go to Redis in one pipelined round trip (the venue call is a round trip too,
+        and these are the overhead). Otherwise, or when that trip cannot decide: fail fast on
+        an open breaker, wait for budget, then take the permit (a probe in half-open).
+        """
+        if breaker.seen_closed() and not budget.degraded:
+            admitted = self._admit_together(breaker, budget)
+            if admitted is not None:
+                return admitted
+        breaker.check()  # fail fast before waiting for budget
+        used = budget.acquire(
+            weight=self.weight, orders=self.orders, priority=self.priority, deadline=self.deadline
+        )
+        return breaker.acquire(), used
+
+    def _admit_together(self, breaker, budget):
+        import redis
+
+        from monitoring.redis import state_client
+
+        pipe = state_client().pipeline(transaction=False)
+        budget.queue_acquire(pipe, weight=self.weight, orders=self.orders, priority=self.priority)
+        breaker.queue_acquire(pipe)
+        try:
+            budget_reply, breaker_reply = pipe.execute(raise_on_error=False)
+        except redis.RedisError:
+            return None  # the step-by-step path falls back to local state
+        if isinstance(budget_reply, Exception) or isinstance(breaker_reply, Exception):
+            return None  # e.g. scripts not loaded yet (NOSCRIPT): nothing was charged or taken
+        used = budget.acquired(budget_reply)
+        permit = breaker.permit(breaker_reply)  # BreakerOpenError when it opened meanwhile
+        if used is None:
+            # Budget short: wait for it holding the permit. (If the breaker had gone half-open
+            # meanwhile and the wait then fails, the probe slot lapses with its lease.)
+            used = budget.acquire(
+                weight=self.weight,
+                orders=self.orders,
+                priority=self.priority,
+                deadline=self.deadline,
+            )
+        return permit, used
 
     def _count(self, outcome: str, elapsed: float) -> None:
         VENUE_CALLS.labels(venue=self.venue_api, operation=self.operation, outcome=outcome).inc()

@@ -31,6 +31,10 @@ export PROMETHEUS_MULTIPROC_DIR=$PWD/$RUN/prometheus
 ENV
 # shellcheck disable=SC1091
 . "$RUN/env"
+# management commands (migrate, setup_demo) write their metrics files here too
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+# the start scripts exec gunicorn / celery / python from the virtualenv
+export PATH="$PWD/.venv/bin:$PATH"
 psql -h 127.0.0.1 -p "$PGPORT" -U app -d postgres -tAc "select 1 from pg_database where datname='trading'" | grep -q 1 \
   || createdb -h 127.0.0.1 -p "$PGPORT" -U app trading
 

@@ -16,6 +16,18 @@ pytest_plugins = [
 
 
 @pytest.fixture(autouse=True)
+def _restore_health_registry():
+    """Tests may register or unregister health checks; the app's own are back afterwards."""
+    from monitoring import health
+
+    saved = dict(health._REGISTRY)
+    yield
+    with health._REGISTRY_LOCK:
+        health._REGISTRY.clear()
+        health._REGISTRY.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with empty Redis databases (cache and shared reliability state)."""
     from django.core.cache import cache

@@ -7,9 +7,11 @@ lists every variable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from trading import aws_secrets
 from trading.env import (
     EnvError,
     database_from_url,
@@ -22,6 +24,10 @@ from trading.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Secrets from AWS SSM Parameter Store (when AWS_SSM_PARAMETER_PATH is set) into the
+# environment, before anything below reads it. Values are never logged.
+aws_secrets.load_parameters()
 
 STAGE = env_str("TRADING_STAGE", choices=("local", "test", "production"))
 PRODUCTION = STAGE == "production"
@@ -389,7 +395,17 @@ _register_secret_values(
     BITMEX_API_SECRET,
     DATABASES["default"]["PASSWORD"],
     urlsplit(REDIS_URL).password,
+    *aws_secrets.secret_values,
 )
+if aws_secrets.loaded_names:
+    import structlog as _structlog
+
+    _structlog.get_logger("trading.settings").info(
+        "ssm_parameters_loaded",
+        path=os.environ[aws_secrets.PATH_VARIABLE],
+        names=aws_secrets.loaded_names,
+        skipped=aws_secrets.skipped_names,
+    )
 
 # --- Observability: health, worker metrics and heartbeats ----------------------------------
 # Seconds a health result is reused (per process; venue probes shared fleet-wide via the cache).
@@ -402,3 +418,16 @@ WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 5, min_value=1)
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9808, min_value=0, max_value=65535)
 # Address it listens on (0.0.0.0 in the container image, so Prometheus can reach it).
 WORKER_METRICS_BIND = env_str("WORKER_METRICS_BIND", "127.0.0.1")
+
+# --- AWS: CloudWatch metrics (secrets from Parameter Store: see the top of this file) -------
+# Beat queues a snapshot (health, workers, queues, registered sources) for PutMetricData.
+CLOUDWATCH_METRICS_ENABLED = env_bool("CLOUDWATCH_METRICS_ENABLED", False)
+CLOUDWATCH_NAMESPACE = env_str("CLOUDWATCH_NAMESPACE", "Trading")
+# Seconds between two snapshots (CloudWatch's standard resolution is one minute).
+CLOUDWATCH_PUBLISH_SECONDS = env_int("CLOUDWATCH_PUBLISH_SECONDS", 60, min_value=10)
+if CLOUDWATCH_METRICS_ENABLED:
+    CELERY_BEAT_SCHEDULE["cloudwatch-metrics"] = {
+        "task": "monitoring.tasks.publish_cloudwatch_metrics",
+        "schedule": float(CLOUDWATCH_PUBLISH_SECONDS),
+        "options": {"queue": "default", "expires": CLOUDWATCH_PUBLISH_SECONDS},
+    }

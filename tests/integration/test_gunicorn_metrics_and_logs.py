@@ -14,7 +14,7 @@ from tests.fixtures.processes import GunicornServer
 
 pytestmark = pytest.mark.slow
 
-REQUESTS = 120
+REQUESTS = 100
 SECRETS = {
     "DJANGO_SECRET_KEY": "django-secret-7a1f0b9e5c3d2a1f0b9e5c3d2a1f0b9e5c3d",
     "BINANCE_API_KEY": "binance-key-MX8XhL2qTyf0kJ",
@@ -54,19 +54,25 @@ def _pids_that_counted(multiproc_dir) -> set[str]:
 
 def test_metrics_sum_the_requests_of_both_workers(server):
     server.wait_for_workers(2)
-    before = _requests_by_view(httpx.get(server.url + "/metrics", timeout=10).text, "health-live")
+    before = _requests_by_view(httpx.get(server.url + "/metrics", timeout=30).text, "health-live")
 
     def hit(_):
         # a fresh connection each time, so both workers take requests
-        return httpx.get(server.url + "/health/live", timeout=10).status_code
+        return httpx.get(server.url + "/health/live", timeout=30).status_code
 
+    made = 0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(hit, range(REQUESTS)))
-    assert statuses == [200] * REQUESTS
-
-    text = httpx.get(server.url + "/metrics", timeout=10).text
-    assert _requests_by_view(text, "health-live") - before == REQUESTS
+        # On a loaded machine one worker may take a whole round: go on until both have served.
+        for _ in range(10):
+            statuses = list(pool.map(hit, range(REQUESTS)))
+            assert statuses == [200] * REQUESTS
+            made += REQUESTS
+            if len(_pids_that_counted(server.multiproc_dir)) == 2:
+                break
     assert len(_pids_that_counted(server.multiproc_dir)) == 2
+
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    assert _requests_by_view(text, "health-live") - before == made
 
 
 def test_a_known_secret_never_appears_in_any_log_line(server):

@@ -59,7 +59,10 @@ def test_task_signals_count_outcome_and_time():
     before = scrape()
     task_started(task_id="t-1", task=Task)
     task_finished(task_id="t-1", task=Task, state="FAILURE")
-    task_revoked(request=type("R", (), {"task": "tests.fake_task"})(), expired=True)
+    # a worker Request: .task is the Task object, .task_name its name
+    task_revoked(
+        request=type("R", (), {"task": Task, "task_name": "tests.fake_task"})(), expired=True
+    )
     after = scrape()
     assert (
         value(after, "celery_tasks_total", task="tests.fake_task", outcome="failure")

@@ -13,8 +13,13 @@ from tests.fixtures.services import ROOT
 from trading import env
 
 
+def _clean_environ() -> dict:
+    # Browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never has it.
+    return {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def _boot(**overrides) -> subprocess.CompletedProcess:
-    environment = {**os.environ, **overrides}
+    environment = {**_clean_environ(), **overrides}
     for name, value in overrides.items():
         if value is None:
             environment.pop(name)
@@ -81,7 +86,7 @@ def test_it_passes_the_deploy_checklist_in_production():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={**os.environ, **PRODUCTION},
+        env={**_clean_environ(), **PRODUCTION},
         capture_output=True,
         text=True,
         timeout=120,

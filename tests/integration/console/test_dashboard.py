@@ -203,6 +203,7 @@ def test_it_shows_platform_and_venue_health_from_the_monitoring_registry(admin_c
     health.register_check(
         "binance.coinm", lambda: {"ok": False, "error": "connect refused"}, kind="venue"
     )
+    health.unregister_check("bitmex")  # exchanges registers one per venue API; drop one
     health.clear_cache()
     try:
         page = _page(admin_client)
@@ -213,7 +214,10 @@ def test_it_shows_platform_and_venue_health_from_the_monitoring_registry(admin_c
     row = row[: row.index("</tr>")]
     assert "health-down" in row and "connect refused" in row
     bitmex = page[page.index('data-venue-api="bitmex"') :]
-    assert "no probe registered" in bitmex[: bitmex.index("</tr>")]
+    assert "no probe registered" in bitmex[: bitmex.index("</tr>")]  # unregistered above
+    spot = page[page.index('data-venue-api="binance.spot"') :]
+    # binance.spot keeps its real probe: the test stage has no venue keys, so it never calls
+    assert "no API credentials configured" in spot[: spot.index("</tr>")]
     assert 'data-check="postgresql"' in page and 'data-check="redis"' in page
     assert 'id="health-status" class="health-degraded"' in page  # a venue down: degraded
 

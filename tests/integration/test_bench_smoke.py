@@ -1,0 +1,186 @@
+"""The benchmarks (bench/, run by `make bench`, not by `make test`) import, measure on a tiny
+scale and write their table and JSON: each piece runs here in well under a second."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bench import _harness as harness
+
+BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator"]
+
+
+@pytest.mark.parametrize("name", BENCHES)
+def test_it_imports_every_benchmark_with_a_main(name):
+    module = importlib.import_module(f"bench.{name}")
+    assert callable(module.main)
+
+
+def test_it_writes_the_table_and_the_json(tmp_path):
+    report = harness.Report("smoke", settings={"n": 2})
+    text = report.table(
+        "rows",
+        "smoke: a table",
+        [harness.Column("what", "what"), harness.Column("ms", "ms", ".2f")],
+        [{"what": "a", "ms": 1.234}, {"what": "bb", "ms": float("nan")}],
+    )
+    report.target("p99", 12.0, 10.0, "ms")
+    path = report.write(tmp_path)
+
+    assert text.splitlines()[2] == "| what | ms   |"
+    assert "| a    | 1.23 |" in text and "| bb   |  nan |" in text
+    data = json.loads(path.read_text())
+    assert data["bench"] == "smoke" and data["settings"] == {"n": 2}
+    assert data["results"]["rows"][0] == {"what": "a", "ms": 1.234}
+    assert data["targets"] == [
+        {"target": "p99", "measured": 12.0, "limit": 10.0, "unit": "ms", "verdict": "FAIL"}
+    ]
+    assert data["machine"]["nproc"] >= 1 and data["machine"]["python"]
+    assert set(data["load_before"]) == {"1m", "5m", "15m"}
+    assert report.failed
+
+
+def test_it_takes_nearest_rank_percentiles():
+    values = [v / 1000 for v in range(1, 101)]  # 1..100 ms
+    assert harness.percentile([5, 1, 3], 50) == 3
+    assert harness.summary_ms(values) | {"mean": 0} == {
+        "n": 100,
+        "p50": 50.0,
+        "p90": 90.0,
+        "p99": 99.0,
+        "max": 100.0,
+        "mean": 0,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_copies_orders_and_measures_the_list_queries(tmp_path):
+    from bench import reads
+    from orders.models import Account, Order
+
+    made = list(harness.instruments().values())
+    harness.api_key()
+    account = Account.objects.get(name="bench")
+    reads.load_orders(using="default", count=150, account_id=account.pk, instruments=made, seed=1)
+    reads.analyze("default")
+
+    assert Order.objects.count() == 150
+    assert Order.objects.filter(state__in=["NEW", "PARTIALLY_FILLED"]).count() == reads.ACTIVE
+    queries = reads.query_set("default", account.pk)
+    datasets = {"a": ("default", account, queries), "b": ("default", account, queries)}
+    times = reads.measure_selectors(datasets, iterations=2, warmup=0)
+    rows = reads.ratio_rows(times, "a", "b")
+    assert [r["query"] for r in rows] == list(queries)
+    assert all(r["n"] == 2 and r["small_p50_ms"] > 0 for r in rows)
+    plans = reads.explain("default", account, {"newest page": {}})
+    assert "Limit" in plans["newest page"]
+    report = harness.Report("reads", settings={})
+    report.table("selectors", "reads", reads.ratio_columns("a", "b"), rows)
+    assert json.loads(report.write(tmp_path).read_text())["results"]["selectors"][0]["n"] == 2
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_it_sends_on_a_fixed_schedule_and_counts_errors():
+    from bench._load import Request, open_loop
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/x"
+    try:
+        result = open_loop(lambda i: Request("GET", url), rate=100, seconds=0.3, warmup=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    row = result.row()
+    assert row["sent"] == 30 and row["ok"] == 30 and row["errors"] == 0
+    assert sorted(i for i, *_ in result.samples) == list(range(30))
+    refused = open_loop(lambda i: Request("GET", url), rate=50, seconds=0.1, warmup=0)
+    assert refused.row()["errors"] == 5 and "ConnectionRefusedError" in refused.statuses
+
+
+def test_it_summarises_api_accept_rounds():
+    from bench import api_accept
+    from bench._load import LoadResult
+
+    rounds = [
+        LoadResult(rate=200, seconds=1, latencies=[0.001, 0.002], statuses={"202": 2}),
+        LoadResult(rate=200, seconds=1, latencies=[0.003, 0.004], statuses={"202": 1, "500": 1}),
+    ]
+    (row,) = api_accept.rows_for({200: rounds})
+    assert row["sent"] == 4 and row["errors"] == 1 and row["p99_ms"] == 4.0
+    assert row["round_p99_ms"] == 3.0
+    request = api_accept.order_request("http://127.0.0.1:1", ["k1", "k2"], 3)
+    assert request.headers["Idempotency-Key"] and b'"price": "60003.5"' in request.body
+    assert request.headers["Authorization"] == "Bearer k2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_times_the_bare_request_beside_the_adapter(emulator):
+    from bench import adapter
+
+    bare = adapter.BareBinance(
+        emulator.binance_url,
+        "/fapi/v1",
+        "BTCUSDT",
+        "0.010",
+        "50000.0",
+        key=emulator.binance_api_key,
+        secret=emulator.binance_api_secret,
+    )
+    runners = {
+        "bare httpx": bare,
+        "adapter": adapter.ThroughAdapter("binance.usdm", "BTCUSDT", "0.010", "50000.0"),
+    }
+    times = adapter.measure(runners, iterations=2, warmup=1)
+    rows = adapter.rows_for("binance.usdm", times)
+    assert [r["variant"] for r in rows] == ["bare httpx", "adapter"]
+    assert rows[0]["ratio_p50"] == 1.0 and rows[1]["n"] == 2
+    assert len([o for o in emulator.orders("binance") if o["status"] == "CANCELED"]) == 6
+
+
+def test_it_computes_the_alert_time_from_the_rule(tmp_path):
+    from bench import detection
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 15s, evaluation_interval: 30s}\n"
+    )
+    (tmp_path / "rules" / "alerts.yml").write_text(
+        "groups:\n- name: g\n  rules:\n  - alert: VenueBreakerOpen\n"
+        "    expr: max by (venue) (circuit_breaker_state) == 2\n    for: 1m\n"
+    )
+    timing = detection.alert_timing(tmp_path)
+    assert (timing["best_s"], timing["mean_s"], timing["worst_s"]) == (60, 82.5, 105)
+    assert detection.alert_timing(tmp_path / "missing") is None
+    rows = detection.summarize(
+        [
+            {"mode": "refuse", "rate": 5, "opened": True, "detection_s": 0.5, "trigger": "f"},
+            {"mode": "refuse", "rate": 5, "opened": True, "detection_s": 1.5, "trigger": "f"},
+        ]
+    )
+    assert rows == [
+        {
+            "mode": "refuse",
+            "rate": 5,
+            "trials": 2,
+            "opened": 2,
+            "median_s": 1.0,
+            "max_s": 1.5,
+            "trigger": "f",
+        }
+    ]
