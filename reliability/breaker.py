@@ -13,6 +13,7 @@ RELIABILITY_REDIS_RETRY_SECONDS.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import redis
@@ -54,6 +55,9 @@ class Breaker:
         self._next_redis_try = 0.0
         self._last_state = BreakerState.CLOSED
         self._last_retry_at: float | None = None
+        # Guards the fallback flags and the local store between threads of one process; held
+        # only for one state operation (milliseconds), never around the venue call itself.
+        self._lock = threading.RLock()
 
     # --- reading ------------------------------------------------------------------------
     @property
@@ -187,6 +191,10 @@ class Breaker:
         return not self._degraded
 
     def _run(self, op: str, **kw):
+        with self._lock:
+            return self._run_locked(op, **kw)
+
+    def _run_locked(self, op: str, **kw):
         rt = runtime()
         now = rt.clock()
         config = self.config

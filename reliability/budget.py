@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from pathlib import Path
 
 import redis
@@ -89,6 +90,7 @@ class RateBudget:
         self._local = _LocalBudget()
         self._degraded = False
         self._next_redis_try = 0.0
+        self._lock = threading.RLock()  # one state operation at a time per process, no waits
 
     @property
     def config(self) -> RateConfig:
@@ -247,6 +249,10 @@ class RateBudget:
 
     # --- Redis or local -----------------------------------------------------------------
     def _run(self, op: str, now: float, *args):
+        with self._lock:
+            return self._run_locked(op, now, *args)
+
+    def _run_locked(self, op: str, now: float, *args):
         if not self._degraded or now >= self._next_redis_try:
             try:
                 result = getattr(self, f"_redis_{op}")(now, *args)

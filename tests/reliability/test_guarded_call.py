@@ -235,3 +235,39 @@ def test_every_transition_is_stored_with_its_trigger(fake_clock):
     ]
     state = REGISTRY.get_sample_value("circuit_breaker_state", {"venue": API})
     assert state == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_of_one_process_share_the_breaker_safely(fresh_reliability, settings):
+    """gunicorn threads: many concurrent calls, one trip, counts consistent."""
+    import threading
+
+    settings.RELIABILITY_RETRY = settings.RELIABILITY_RETRY.__class__(
+        attempts={"submit": 1, "amend": 1, "cancel": 1, "query": 1}
+    )
+    errors = []
+
+    def hammer():
+        for _ in range(10):
+            try:
+                guarded_call(API, "query", Script(RetryableError("down", status=503)))
+            except BreakerOpenError:
+                pass
+            except RetryableError:
+                pass
+            except Exception as exc:  # anything else is a bug
+                errors.append(exc)
+        from django.db import connection
+
+        connection.close()  # this thread's own connection (the transition's CircuitEvent)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    from reliability.models import CircuitEvent
+
+    assert errors == []
+    assert breaker_for(API).state == "open"
+    assert CircuitEvent.objects.filter(venue_api=API, to_state="open").count() == 1
