@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from exchanges.emulator.binance.site import BinanceError, Ctx
-from exchanges.emulator.book import BUY, SELL, Order, Trade
+from exchanges.emulator.book import BUY, SELL, Order
 from exchanges.emulator.instruments import Instrument
 from exchanges.emulator.numbers import fixed
+from exchanges.emulator.venue import Trade
 
 DEPTH_LIMITS_SPOT = 5000
 DEPTH_LIMITS_FUTURES = (5, 10, 20, 50, 100, 500, 1000)
