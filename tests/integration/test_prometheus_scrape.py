@@ -39,7 +39,9 @@ def _value(prometheus: PrometheusServer, promql: str) -> float | None:
 
 def test_prometheus_scrapes_web_and_worker_and_loads_the_rules(tmp_path, worker):
     assert shutil.which("prometheus"), "prometheus missing: make test installs it (scripts/test.d)"
-    web = GunicornServer(tmp_path / "web", workers=2)
+    web = GunicornServer(
+        tmp_path / "web", workers=1
+    )  # summing workers: test_gunicorn_metrics_and_logs
     prometheus = PrometheusServer(tmp_path / "prom", _config(web, worker.metrics_port))
     try:
         for _ in range(HITS):
