@@ -12,7 +12,7 @@ import pytest
 
 from bench import _harness as harness
 
-BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator"]
+BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator", "web_cost"]
 
 
 @pytest.mark.parametrize("name", BENCHES)
