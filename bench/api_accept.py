@@ -70,18 +70,18 @@ def merge(results: list[LoadResult]) -> LoadResult:
 
 
 def rows_for(
-    by_variant: dict[tuple, list[LoadResult]], cpu: dict[tuple, list[float]]
+    by_variant: dict[tuple, list[LoadResult]],
+    cpu: dict[tuple, list[tuple[float, float]]] | None = None,
 ) -> list[dict]:
+    """One row per variant; cpu: (gunicorn, generator) CPU seconds per round, when measured."""
     rows = []
     for (workers, rate), rounds in by_variant.items():
-        sent = sum(len(r.latencies) + WARMUP for r in rounds)
-        server, generator = (sum(v[i] for v in cpu[(workers, rate)]) for i in (0, 1))
-        row = {
-            "workers": workers,
-            **merge(rounds).row(),
-            "server_cpu_ms": 1000 * server / sent,
-            "generator_cpu_ms": 1000 * generator / sent,
-        }
+        row = {"workers": workers, **merge(rounds).row()}
+        if cpu is not None:
+            sent = sum(len(r.latencies) + WARMUP for r in rounds)  # warm-up requests cost too
+            server, generator = (sum(v[i] for v in cpu[(workers, rate)]) for i in (0, 1))
+            row["server_cpu_ms"] = 1000 * server / sent
+            row["generator_cpu_ms"] = 1000 * generator / sent
         row["round_p99_ms"] = statistics.median(summary_ms(r.latencies)["p99"] for r in rounds)
         row["rounds"] = [r.row() for r in rounds]
         rows.append(row)

@@ -31,6 +31,7 @@ COLUMNS = [
     Column("status", "status"),
     Column("cpu_ms", "CPU ms/request", ".2f"),
     Column("wall_ms", "wall ms/request", ".2f"),
+    Column("calls", "Python calls/request"),
     Column("sql", "SQL statements"),
     Column("redis", "Redis round trips"),
     Column("redis_commands", "Redis commands"),
@@ -138,12 +139,14 @@ def measure(application, name: str, make, requests: int, profile: int) -> dict:
         "redis": counts["redis"],
         "redis_commands": " ".join(counts["commands"]),
     }
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for i in range(requests):
+        call(application, make(requests + 1 + i))
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    row["calls"] = round(stats.total_calls / requests)
     if profile:
-        profiler = cProfile.Profile(time.process_time)
-        profiler.enable()
-        for i in range(requests):
-            call(application, make(requests + 1 + i))
-        profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile)
         row["profile"] = out.getvalue()
