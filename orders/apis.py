@@ -174,6 +174,16 @@ def render_orders(orders) -> list[dict]:
     return OrderOutputSerializer(orders, many=True).data
 
 
+# One bound instance renders every single order: a new serializer deep-copies its 26 declared
+# fields each time (about a third of a millisecond per 202). Rendering reads the fields only.
+_ORDER_RENDERER = OrderOutputSerializer()
+
+
+def render_order(order) -> dict:
+    """What OrderOutputSerializer(order).data is, without building a serializer per call."""
+    return _ORDER_RENDERER.to_representation(order)
+
+
 class _CommaList(serializers.ListField):
     """`?state=NEW&state=FILLED` or `?state=NEW,FILLED`."""
 
@@ -312,9 +322,7 @@ class OrderListCreateApi(APIView):
         headers = {"Location": _location(request, order)}
         if order.idempotent_replay:
             headers["Idempotent-Replayed"] = "true"
-        return Response(
-            OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED, headers=headers
-        )
+        return Response(render_order(order), status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 def _idempotency_key(request) -> str | None:

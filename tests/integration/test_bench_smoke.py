@@ -12,7 +12,7 @@ import pytest
 
 from bench import _harness as harness
 
-BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator"]
+BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator", "web_cost"]
 
 
 @pytest.mark.parametrize("name", BENCHES)
@@ -175,6 +175,12 @@ def test_it_summarises_api_accept_rounds():
     assert row["workers"] == 2 and row["sent"] == 4 and row["errors"] == 1
     assert row["p99_ms"] == 4.0
     assert row["round_p99_ms"] == 3.0
+    assert "server_cpu_ms" not in row
+    cpu = {(2, 200): [(0.2, 0.02), (0.22, 0.022)]}  # (gunicorn, generator) CPU s per round
+    (row,) = api_accept.rows_for({(2, 200): rounds}, cpu)
+    sent = 4 + 2 * api_accept.WARMUP
+    assert row["server_cpu_ms"] == pytest.approx(420 / sent)
+    assert row["generator_cpu_ms"] == pytest.approx(42 / sent)
     request = api_accept.order_request("http://127.0.0.1:1", ["k1", "k2"], 3)
     assert request.headers["Idempotency-Key"] and b'"price": "60003.5"' in request.body
     assert request.headers["Authorization"] == "Bearer k2"
