@@ -220,8 +220,9 @@ class DetectionConfig:
     probes: int = 4
     # Seconds between two pings of one confirmation (the first goes at once).
     probe_interval_seconds: float = 0.2
-    # A confirmation sends no further ping once it has run this long (seconds): a venue that
-    # hangs instead of refusing costs one read timeout per ping.
+    # A call that failed after this long (seconds) is not confirmed, and a confirmation sends
+    # no further ping once it has run this long: a venue that hangs would cost a read timeout
+    # per ping.
     max_seconds: float = 3.0
 
 

@@ -83,13 +83,19 @@ def is_health_failure(exc: VenueError) -> bool:
     return exc.status is None or exc.status >= 500
 
 
-def after_failure(venue_api: str, operation: str, exc: VenueError, breaker) -> str | None:
+def after_failure(
+    venue_api: str, operation: str, exc: VenueError, breaker, *, elapsed: float = 0.0
+) -> str | None:
     """Called by guarded_call once a failure is recorded; confirms it when it should.
 
     Returns the confirmation's verdict (opened | venue_ok | gave_up | busy), None if none ran.
+    A call that failed after DETECTION_MAX_SECONDS or more (a venue that hangs) is not
+    confirmed: its pings would most likely hang as long.
     """
     config = settings.RELIABILITY_DETECTION
     if not config.probes or operation == PROBE_OPERATION or _confirming.get():
+        return None
+    if elapsed >= config.max_seconds:
         return None
     if not is_health_failure(exc) or breaker.last_seen_state is not BreakerState.CLOSED:
         return None

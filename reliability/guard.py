@@ -219,4 +219,4 @@ class _Attempt:
             breaker.record_success(permit)  # the venue answered: it is up
         else:
             breaker.record_failure(permit, cause=exc.error_class.value)
-            confirm_outage(self.venue_api, self.operation, exc, breaker)
+            confirm_outage(self.venue_api, self.operation, exc, breaker, elapsed=elapsed)

@@ -233,6 +233,17 @@ def test_a_confirmation_sends_no_ping_past_its_time_limit(venue, settings):
     assert len(venue.pings) == 2  # 0 s and 2.2 s; a third would start past 3 s
 
 
+def test_a_call_that_hung_past_the_time_limit_is_not_confirmed(venue, fake_clock):
+    def hung():
+        fake_clock.advance(10.0)  # the read timeout
+        raise OutcomeUnknownError("read timeout", venue=API)
+
+    venue.down = True
+    submit(hung)
+    assert venue.pings == []  # a ping would hang as long; the failures count as they come
+    assert breaker_for(API).snapshot()["consecutive_failures"] == 1
+
+
 def test_the_pings_are_single_attempts_charged_to_the_rate_budget(venue):
     from reliability.budget import budget_for
 
