@@ -18,7 +18,7 @@ Then the faults are lifted, reconciliation runs (beat, and a pass per venue API 
 few seconds) until every order is settled or --settle-seconds pass, and each accepted order is
 compared with `GET /_emulator/orders` on both ports.
 
-    python -m bench.chaos [--orders 1000] [--rate 8] [--seed 7]
+    python -m bench.chaos [--orders 1000] [--rate 6] [--seed 7] [--logs DIR] [--results DIR]
 """
 
 from __future__ import annotations
@@ -244,17 +244,20 @@ def submit_all(base: str, keys: list[str], plan: list[dict], sent: list[Sent], r
             client.close()
 
 
-def read_loop(base: str, key: str, sent: list[Sent], reads: Reads, stop: threading.Event):
+READERS = 3  # threads reading at once
+
+
+def read_loop(base: str, key: str, sent: list[Sent], reads: Reads, stop: threading.Event, n: int):
     """GET one order and the newest page, over and over, timing each answer (5 s timeout)."""
     import httpx
 
-    rng = random.Random(1)
+    rng = random.Random(n)
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=5) as client:
-        for n in itertools.count():
+        for i in itertools.count():
             if stop.is_set():
                 return
             ids = [s.order_id for s in sent if s.order_id]
-            if n % 2 and ids:
+            if i % 2 and ids:
                 what, url = "detail", f"{base}/api/v1/orders/{rng.choice(ids)}"
             else:
                 what, url = "list", f"{base}/api/v1/orders?limit=50"
@@ -361,12 +364,15 @@ def settle(env: Environment, ids: list[int], seconds: float) -> dict[str, int]:
     from orders.tasks import reconcile_all
 
     deadline = time.monotonic() + seconds
-    next_pass = 0.0
+    next_pass = next_print = 0.0
     while True:
         states = Counter(Order.objects.filter(pk__in=ids).values_list("state", flat=True))
         pending = sum(n for s, n in states.items() if s not in SETTLED)
-        print(f"  settling: {dict(sorted(states.items()))}", flush=True)
-        if pending == 0 or time.monotonic() >= deadline:
+        done = pending == 0 or time.monotonic() >= deadline
+        if done or time.monotonic() >= next_print:
+            print(f"  settling: {dict(sorted(states.items()))}", flush=True)
+            next_print = time.monotonic() + 10
+        if done:
             return dict(states)
         if time.monotonic() >= next_pass:
             with contextlib.suppress(Exception):
@@ -413,15 +419,14 @@ def compare(sent: list[Sent], truth: dict[str, list[dict]]) -> dict:
         venue = held[-1] if held else None
         row = {"order_id": order.pk, "venue_api": order.venue_api, "state": order.state,
                "venue": venue and venue["status"]}  # fmt: skip
-        if order.state not in SETTLED:
+        if order.state not in SETTLED:  # still in flight, or flagged unknown: no claim yet
             found["unsettled"].append(row)
-        if venue is None:
+        elif venue is None:
             if order.state not in NOT_PLACED:
-                found["lost"].append({**row, "why": "absent at the venue"})
-            continue
-        if order.state in NOT_PLACED or order.state in ("PENDING_NEW",):
-            found["lost"].append({**row, "why": "at the venue, the platform says not placed"})
-        elif order.state in SETTLED and (
+                found["lost"].append({**row, "why": "the platform says placed, the venue has none"})
+        elif order.state in NOT_PLACED:
+            found["lost"].append({**row, "why": "at the venue, the platform says never placed"})
+        elif (
             _state(venue["status"]) != order.state
             or _filled_share(venue) != order.filled_quantity / order.quantity
             or venue["venue_api"] != order.venue_api
@@ -497,15 +502,19 @@ def run(args) -> tuple[dict, Report]:
 
         timeline, reads, stop = Timeline(), Reads(), threading.Event()
         sent = plan_sent(plan, uuid.uuid4().hex[:8])
-        reader = threading.Thread(
-            target=read_loop, args=(base, read_key, sent, reads, stop), daemon=True
-        )
+        readers = [
+            threading.Thread(
+                target=read_loop, args=(base, read_key, sent, reads, stop, n), daemon=True
+            )
+            for n in range(READERS)
+        ]
         load_seconds = args.orders / args.rate
         t0 = timeline.mark("load start")
         chaos_thread = threading.Thread(
             target=chaos, args=(env, load_seconds, t0, timeline, redis_, victim, stop), daemon=True
         )
-        reader.start()
+        for reader in readers:
+            reader.start()
         chaos_thread.start()
         submit_all(base, post_keys, plan, sent, args.rate, progress_printer(args.orders))
         chaos_thread.join()
@@ -515,7 +524,8 @@ def run(args) -> tuple[dict, Report]:
         states = settle(env, ids, args.settle_seconds)
         timeline.mark("settled")
         stop.set()
-        reader.join(10)
+        for reader in readers:
+            reader.join(10)
         found = compare(sent, venue_orders(env))
         times = settle_times(sent)
         if args.logs:
@@ -599,7 +609,7 @@ def write_report(args, result: dict, report: Report) -> Report:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=8.0, help="orders/s (open loop)")
+    parser.add_argument("--rate", type=float, default=6.0, help="orders/s (open loop)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--settle-seconds", type=float, default=180.0)
     parser.add_argument("--logs", help="copy the processes' logs to this directory")
