@@ -66,9 +66,13 @@ def reconcile_all() -> None:
     for venue_api in settings.VENUE_APIS:
         if not _mark_pass_queued(venue_api):
             continue  # the previous pass has not started yet
-        reconcile_venue.apply_async(
-            args=[venue_api], queue=venue_api, expires=settings.RECONCILE_PASS_EXPIRES_SECONDS
-        )
+        try:
+            reconcile_venue.apply_async(
+                args=[venue_api], queue=venue_api, expires=settings.RECONCILE_PASS_EXPIRES_SECONDS
+            )
+        except Exception:
+            _forget_queued_pass(venue_api)  # nothing waits: the next beat tries again
+            raise
 
 
 def _pass_key(venue_api: str) -> str:

@@ -68,3 +68,17 @@ def test_only_one_pass_waits_per_venue_until_it_starts(clean_queues, emulator):
 
     assert len(_queued_passes("binance.spot")) == 2
     assert len(_queued_passes("bitmex")) == 1
+
+
+def test_a_pass_that_could_not_be_published_does_not_block_the_next(clean_queues, monkeypatch):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(reconcile_venue, "apply_async", broker_down)
+    with pytest.raises(ConnectionError):
+        reconcile_all()
+    monkeypatch.undo()
+
+    reconcile_all()
+
+    assert [len(_queued_passes(api)) for api in django_settings.VENUE_APIS] == [1, 1, 1, 1]
