@@ -345,6 +345,11 @@ EXECUTION_RETRY_MAX_DELAY_SECONDS = env_float("EXECUTION_RETRY_MAX_DELAY_SECONDS
 EXECUTION_STALE_SECONDS = env_float("EXECUTION_STALE_SECONDS", 30.0)
 # Seconds between reconciliation passes (one per venue API) on beat.
 RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 30.0, min_value=1.0)
+# Seconds a queued pass may wait behind its venue queue's backlog before it is dropped (at most
+# one pass per venue API waits at a time); a backlog must not starve reconciliation.
+RECONCILE_PASS_EXPIRES_SECONDS = env_float("RECONCILE_PASS_EXPIRES_SECONDS", 300.0)
+if RECONCILE_PASS_EXPIRES_SECONDS < RECONCILE_INTERVAL_SECONDS:
+    raise EnvError("RECONCILE_PASS_EXPIRES_SECONDS", "must be >= RECONCILE_INTERVAL_SECONDS")
 # Seconds back a pass looks for finished orders whose fills are not all recorded yet.
 RECONCILE_FILLS_LOOKBACK_SECONDS = env_float("RECONCILE_FILLS_LOOKBACK_SECONDS", 86400.0)
 # A starting worker loads instruments and reconciles the venue APIs it consumes.
