@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.config
@@ -49,15 +50,25 @@ def mask_known_secrets(text: str) -> str:
     return pattern.sub(REDACTED, text) if pattern is not None else text
 
 
-def _scrub(value):
-    if isinstance(value, str):
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Field names repeat endlessly: each is matched against _SECRET_KEYS once."""
+    return _SECRET_KEYS.search(key) is not None
+
+
+def _scrub_text(value: str) -> str:
+    # Each pattern of _SECRET_VALUES needs "bearer" or "=" to match: skip the regex without.
+    if "=" in value or "bearer" in value.lower():
         for pattern, repl in _SECRET_VALUES:
             value = pattern.sub(repl, value)
-        return mask_known_secrets(value)
+    return mask_known_secrets(value)
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return _scrub_text(value)
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if _SECRET_KEYS.search(str(k)) else _scrub(v)) for k, v in value.items()
-        }
+        return {k: (REDACTED if _secret_key(str(k)) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v) for v in value)
     return value
