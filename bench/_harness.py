@@ -246,6 +246,20 @@ class Processes:
         self._children.append((name, proc))
         return proc
 
+    def cpu_seconds(self, name: str) -> float:
+        """CPU time (user + system) used so far by the live processes of child `name`'s process
+        group (gunicorn's master and workers, say); Linux /proc only, 0.0 elsewhere."""
+        group = next(proc.pid for child, proc in self._children if child == name)
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            if int(fields[2]) == group:  # pgrp
+                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def check_alive(self) -> None:
         for name, proc in self._children:
             if proc.poll() is not None:

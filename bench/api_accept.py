@@ -17,12 +17,14 @@ import argparse
 import os
 import statistics
 import sys
+import time
 import uuid
 
 from bench._harness import Column, Environment, Report, api_keys, instruments, summary_ms
 from bench._load import LoadResult, Request, open_loop
 
 TARGET_RATE, TARGET_P99_MS = 200.0, 10.0
+WARMUP = 20  # unmeasured requests before each run (open_loop's default)
 
 COLUMNS = [
     Column("workers", "gunicorn workers"),
@@ -35,6 +37,8 @@ COLUMNS = [
     Column("max_ms", "max ms", ".2f"),
     Column("round_p99_ms", "p99 per round (median)", ".2f"),
     Column("send_lag_p99_ms", "generator lag p99 ms", ".2f"),
+    Column("server_cpu_ms", "gunicorn CPU ms/order", ".2f"),
+    Column("generator_cpu_ms", "generator CPU ms/order", ".2f"),
 ]
 
 
@@ -65,10 +69,19 @@ def merge(results: list[LoadResult]) -> LoadResult:
     return merged
 
 
-def rows_for(by_variant: dict[tuple, list[LoadResult]]) -> list[dict]:
+def rows_for(
+    by_variant: dict[tuple, list[LoadResult]],
+    cpu: dict[tuple, list[tuple[float, float]]] | None = None,
+) -> list[dict]:
+    """One row per variant; cpu: (gunicorn, generator) CPU seconds per round, when measured."""
     rows = []
-    for (workers, _rate), rounds in by_variant.items():
+    for (workers, rate), rounds in by_variant.items():
         row = {"workers": workers, **merge(rounds).row()}
+        if cpu is not None:
+            sent = sum(len(r.latencies) + WARMUP for r in rounds)  # warm-up requests cost too
+            server, generator = (sum(v[i] for v in cpu[(workers, rate)]) for i in (0, 1))
+            row["server_cpu_ms"] = 1000 * server / sent
+            row["generator_cpu_ms"] = 1000 * generator / sent
         row["round_p99_ms"] = statistics.median(summary_ms(r.latencies)["p99"] for r in rounds)
         row["rounds"] = [r.row() for r in rounds]
         rows.append(row)
@@ -94,18 +107,28 @@ def main(argv: list[str] | None = None) -> int:
         keys = api_keys()
         bases = {w: env.gunicorn(f"web-{w}", workers=w) for w in counts}
         by_variant: dict[tuple, list[LoadResult]] = {(w, r): [] for w in counts for r in rates}
+        # (gunicorn CPU s, generator CPU s) per round: what one order costs the 2 shared cores
+        cpu: dict[tuple, list[tuple[float, float]]] = {v: [] for v in by_variant}
         for _round in range(args.rounds):
             for workers, rate in by_variant:
                 base = bases[workers]
+                server, generator = env.procs.cpu_seconds(f"web-{workers}"), time.process_time()
                 by_variant[(workers, rate)].append(
                     open_loop(
                         lambda i, base=base: order_request(base, keys, i),
                         rate=rate,
                         seconds=args.seconds,
+                        warmup=WARMUP,
+                    )
+                )
+                cpu[(workers, rate)].append(
+                    (
+                        env.procs.cpu_seconds(f"web-{workers}") - server,
+                        time.process_time() - generator,
                     )
                 )
                 env.procs.check_alive()
-        rows = rows_for(by_variant)
+        rows = rows_for(by_variant, cpu)
         stored = Order.objects.filter(state="PENDING_NEW").count()
         throttle = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"]
         report.data["orders_stored"] = stored

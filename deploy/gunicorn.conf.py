@@ -5,7 +5,19 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from gunicorn.glogging import Logger
+
 from monitoring.logging import gunicorn_log_config
+
+
+class NoAccessLogger(Logger):
+    """gunicorn's logger without the access log, which is off (the app logs one structured line
+    per request): with logconfig_dict set, gunicorn would still format every request's access
+    atoms only for a logger that drops them (~0.2 ms of CPU per request)."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
+
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -14,6 +26,7 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs one structured line per request
+logger_class = NoAccessLogger
 errorlog = "-"
 # The arbiter's own lines (boot, worker exits, timeouts) as JSON, like the app's.
 logconfig_dict = gunicorn_log_config(

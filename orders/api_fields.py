@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal, InvalidOperation
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -51,7 +52,22 @@ class DecimalString(serializers.Field):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know (a typo such as "qty" must not be silently dropped)."""
+    """Refuses fields it does not know (a typo such as "qty" must not be silently dropped).
+
+    Its fields are built once per class and thread and shared by every instance: validation only
+    reads them, and DRF's deep copy of every declared field per instance costs a request about
+    0.2 ms. A subclass must not keep per-request state in its fields (none of ours do).
+    """
+
+    _shared = threading.local()
+
+    @property
+    def fields(self):
+        cache = self._shared.__dict__.setdefault("fields", {})
+        fields = cache.get(type(self))
+        if fields is None:
+            fields = cache[type(self)] = super().fields
+        return fields
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

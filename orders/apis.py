@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -29,6 +32,7 @@ from orders.api_fields import (
 )
 from orders.errors import OrderInvalid
 from orders.models import VENUES, Actor, OrderState
+from orders.validation import fmt
 
 TAG = ["orders"]
 _CREATE_EXAMPLE = {
@@ -113,9 +117,71 @@ class OrderOutputSerializer(serializers.Serializer):
             return None
         return max(0, round((confirmed - requested).total_seconds() * 1000))
 
+    def to_representation(self, order) -> dict:
+        """The dict DRF's field-by-field walk builds from the fields above (a test compares the
+        two on every kind of order), written out: a list page renders 100 orders, and the walk
+        cost ~50 us each, as much as reading the page from PostgreSQL."""
+        instrument, tz = order.instrument, timezone.get_current_timezone()
+        return {
+            "id": int(order.id),
+            "client_order_id": _text(order.client_order_id),
+            "exchange": _text(order.venue),
+            "venue_api": _text(order.venue_api),
+            "symbol": _text(instrument.symbol),
+            "venue_symbol": _text(instrument.venue_symbol),
+            "side": _text(order.side),
+            "type": _text(order.type),
+            "time_in_force": _text(order.time_in_force),
+            "quantity": _decimal(order.quantity),
+            "price": _decimal(order.price),
+            "failover": None
+            if order.failover_venues is None
+            else list(map(str, order.failover_venues)),
+            "state": _text(order.state),
+            "venue_order_id": _text(order.venue_order_id),
+            "filled_quantity": _decimal(order.filled_quantity),
+            "average_price": _decimal(order.average_price),
+            "version": int(order.version),
+            "reject_reason": _text(order.reject_reason),
+            "cancel_requested_at": _datetime(order.cancel_requested_at, tz),
+            "cancel_confirmed_at": _datetime(order.cancel_confirmed_at, tz),
+            "cancel_confirm_source": _text(order.cancel_confirm_source),
+            "cancel_latency_ms": self.get_cancel_latency_ms(order),
+            "amend_quantity": _decimal(order.amend_quantity),
+            "amend_price": _decimal(order.amend_price),
+            "created_at": _datetime(order.created_at, tz),
+            "updated_at": _datetime(order.updated_at, tz),
+        }
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value) -> str | None:
+    return None if value is None else fmt(Decimal(value))
+
+
+def _datetime(value, tz) -> str | None:
+    """As serializers.DateTimeField renders it (ISO 8601 in the current time zone, UTC as Z)."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
 
 def render_orders(orders) -> list[dict]:
     return OrderOutputSerializer(orders, many=True).data
+
+
+# One bound instance renders every single order: a new serializer deep-copies its 26 declared
+# fields each time (about a third of a millisecond per 202). Rendering reads the fields only.
+_ORDER_RENDERER = OrderOutputSerializer()
+
+
+def render_order(order) -> dict:
+    """What OrderOutputSerializer(order).data is, without building a serializer per call."""
+    return _ORDER_RENDERER.to_representation(order)
 
 
 class _CommaList(serializers.ListField):
@@ -256,9 +322,7 @@ class OrderListCreateApi(APIView):
         headers = {"Location": _location(request, order)}
         if order.idempotent_replay:
             headers["Idempotent-Replayed"] = "true"
-        return Response(
-            OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED, headers=headers
-        )
+        return Response(render_order(order), status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 def _idempotency_key(request) -> str | None:

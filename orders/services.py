@@ -58,10 +58,25 @@ def order_create(
     """
     request = _normalize(data)
     fingerprint = _fingerprint(request)
-    if idempotency_key:
-        original = _replay(account, idempotency_key, fingerprint)
-        if original is not None:
-            return original
+    # No lookup of the key first: the unique constraint on (account, idempotency_key) finds a
+    # repeat when the INSERT fails, and every other way out (invalid now, venue down) looks
+    # for the original before refusing, so a repeat still answers with the original order.
+    try:
+        instrument, failover = _validate(request)
+        order = _accept(
+            account, instrument, request, failover, idempotency_key, fingerprint, correlation_id
+        )
+    except (OrderInvalid, VenueUnavailable, IntegrityError):
+        # IntegrityError: this key's order was committed first (a repeat, or a concurrent one).
+        original = _replay(account, idempotency_key, fingerprint) if idempotency_key else None
+        if original is None:
+            raise
+        return original
+    order.idempotent_replay = False
+    return order
+
+
+def _validate(request: dict[str, Any]) -> tuple[Instrument, list[str]]:
     instrument = validation.resolve_instrument(request["exchange"], request["symbol"])
     validation.check_order(
         instrument,
@@ -71,18 +86,7 @@ def order_create(
     )
     failover = validation.check_failover(instrument, request["failover"])
     _check_venue_available(instrument, failover)
-    try:
-        order = _accept(
-            account, instrument, request, failover, idempotency_key, fingerprint, correlation_id
-        )
-    except IntegrityError:
-        # A concurrent request with the same key committed first.
-        original = _replay(account, idempotency_key, fingerprint) if idempotency_key else None
-        if original is None:
-            raise
-        return original
-    order.idempotent_replay = False
-    return order
+    return instrument, failover
 
 
 def _check_venue_available(instrument, failover: list[str]) -> None:

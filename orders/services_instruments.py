@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exchanges.types import InstrumentInfo
+from orders.instrument_cache import forget_instruments
 from orders.models import Instrument
 from orders.models.instruments import venue_of
 
@@ -23,6 +24,7 @@ def instrument_upsert(*, info: InstrumentInfo) -> Instrument:
         Instrument.objects.filter(venue=values["venue"], symbol=info.symbol, active=True).exclude(
             venue_api=info.venue_api, venue_symbol=info.venue_symbol
         ).update(active=False)
+        transaction.on_commit(forget_instruments)
     instrument, _created = Instrument.objects.update_or_create(
         venue_api=info.venue_api, venue_symbol=info.venue_symbol, defaults=values
     )

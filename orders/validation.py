@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from exchanges.types import MarketType, OrderType
 from orders.errors import OrderInvalid
+from orders.instrument_cache import active_instrument
 from orders.models import VENUES, Instrument
 from orders.models.fields import DECIMAL_PLACES, MAX_DIGITS
 
@@ -60,7 +61,7 @@ def resolve_instrument(exchange: str, symbol: str) -> Instrument:
             f"unknown exchange {exchange!r}; one of {', '.join(VENUES)}",
             rule="unknown_exchange",
         )
-    instrument = Instrument.objects.filter(venue=exchange, symbol=symbol, active=True).first()
+    instrument = active_instrument(exchange, symbol)
     if instrument is None:
         known = Instrument.objects.filter(venue=exchange, symbol=symbol).exists()
         if known:
@@ -161,9 +162,7 @@ def check_failover(instrument: Instrument, venues: list[str]) -> list[str]:
             raise OrderInvalid(
                 "failover", f"{venue} is the order's own or a repeated venue", rule="failover"
             )
-        if not Instrument.objects.filter(
-            venue=venue, symbol=instrument.symbol, active=True
-        ).exists():
+        if active_instrument(venue, instrument.symbol) is None:
             raise OrderInvalid(
                 "failover", f"{venue} lists no active {instrument.symbol}", rule="failover"
             )

@@ -12,7 +12,7 @@ import pytest
 
 from bench import _harness as harness
 
-BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator"]
+BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator", "web_cost"]
 
 
 @pytest.mark.parametrize("name", BENCHES)
@@ -60,6 +60,8 @@ def test_it_takes_nearest_rank_percentiles():
 
 @pytest.mark.django_db(transaction=True)
 def test_it_copies_orders_and_measures_the_list_queries(tmp_path):
+    from django.db.models import F
+
     from bench import reads
     from orders.models import Account, Order
 
@@ -70,18 +72,66 @@ def test_it_copies_orders_and_measures_the_list_queries(tmp_path):
     reads.analyze("default")
 
     assert Order.objects.count() == 150
+    assert Order.objects.filter(state="FILLED", filled_quantity=F("quantity")).exists()
+    assert not Order.objects.exclude(state__in=["FILLED", "PARTIALLY_FILLED"]).filter(
+        filled_quantity__gt=0
+    )
     assert Order.objects.filter(state__in=["NEW", "PARTIALLY_FILLED"]).count() == reads.ACTIVE
     queries = reads.query_set("default", account.pk)
     datasets = {"a": ("default", account, queries), "b": ("default", account, queries)}
     times = reads.measure_selectors(datasets, iterations=2, warmup=0)
     rows = reads.ratio_rows(times, "a", "b")
-    assert [r["query"] for r in rows] == list(queries)
-    assert all(r["n"] == 2 and r["small_p50_ms"] > 0 for r in rows)
-    plans = reads.explain("default", account, {"newest page": {}})
-    assert "Limit" in plans["newest page"]
+    assert [r["query"] for r in rows] == [*queries, "(all pooled)"]
+    assert all(r["n"] == 2 and r["small_p50_ms"] > 0 for r in rows[:-1])
+    assert rows[-1]["n"] == 2 * len(queries)
+    plans = reads.explain("default", account, {"newest page": {}, "two states": queries[TWO]})
+    assert "Limit" in plans["newest page"]["plan"]
+    assert 101 <= plans["newest page"]["rows"] <= 150 and plans["newest page"]["buffers"] > 0
+    assert plans["two states"]["plan"].count("---") == 1  # the merge, then the rows
+    assert reads.plan_rows(plans, plans)[0]["large_rows"] == plans["newest page"]["rows"]
     report = harness.Report("reads", settings={})
     report.table("selectors", "reads", reads.ratio_columns("a", "b"), rows)
     assert json.loads(report.write(tmp_path).read_text())["results"]["selectors"][0]["n"] == 2
+
+
+TWO = "state=FILLED,CANCELED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_puts_back_every_index_and_constraint():
+    from django.db import connection
+
+    from bench import reads
+    from orders.models import Account
+
+    def schema():
+        with connection.cursor() as cursor:
+            # names, columns, uniqueness, partial or not (a rebuilt predicate deparses anew)
+            cursor.execute(
+                "SELECT c.relname || ' ' || i.indkey::text || ' ' || i.indisunique::text"
+                " || ' ' || (i.indpred IS NULL)::text FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE i.indrelid = 'orders_order'::regclass UNION ALL"
+                " SELECT conname || ' ' || contype::text FROM pg_constraint"
+                " WHERE conrelid = 'orders_order'::regclass"
+            )
+            return sorted(r[0] for r in cursor.fetchall())
+
+    made = list(harness.instruments().values())
+    account = Account.objects.create(name="bulk")
+    before = schema()
+    with connection.cursor() as cursor:
+        rebuild = reads._drop_secondary_indexes(cursor)
+        assert len(schema()) < len(before)
+        for statement in rebuild:
+            cursor.execute(statement)
+    assert schema() == before
+    reads.load_orders(
+        using="default", count=300, account_id=account.pk, instruments=made, seed=2, bulk=True
+    )
+    assert schema() == before
+    assert account.orders.count() == 300
+    assert schema() == before
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -125,6 +175,12 @@ def test_it_summarises_api_accept_rounds():
     assert row["workers"] == 2 and row["sent"] == 4 and row["errors"] == 1
     assert row["p99_ms"] == 4.0
     assert row["round_p99_ms"] == 3.0
+    assert "server_cpu_ms" not in row
+    cpu = {(2, 200): [(0.2, 0.02), (0.22, 0.022)]}  # (gunicorn, generator) CPU s per round
+    (row,) = api_accept.rows_for({(2, 200): rounds}, cpu)
+    sent = 4 + 2 * api_accept.WARMUP
+    assert row["server_cpu_ms"] == pytest.approx(420 / sent)
+    assert row["generator_cpu_ms"] == pytest.approx(42 / sent)
     request = api_accept.order_request("http://127.0.0.1:1", ["k1", "k2"], 3)
     assert request.headers["Idempotency-Key"] and b'"price": "60003.5"' in request.body
     assert request.headers["Authorization"] == "Bearer k2"

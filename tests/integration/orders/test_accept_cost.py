@@ -1,0 +1,138 @@
+"""What one accepted order costs the web process: SQL statements and Redis round trips.
+
+POST /api/v1/orders is the platform's hottest write. These pin its round trips so a change that
+adds one (a lookup before the INSERT, an uncached instrument read, an extra publish) fails here
+rather than on the benchmark, and check that the shortcuts keep idempotency intact.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
+
+from orders import instrument_cache
+from orders.models import Instrument, Order, OrderEvent
+
+pytestmark = pytest.mark.django_db
+
+BODY = {
+    "exchange": "binance",
+    "symbol": "BTC/USDT:USDT",
+    "side": "buy",
+    "type": "limit",
+    "quantity": "0.010",
+    "price": "65000.5",
+    "time_in_force": "GTC",
+}
+
+
+def post(api, key: str, body=None):
+    return api.post("/api/v1/orders", body or BODY, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+class RoundTrips:
+    """Counts what this process sends to Redis, one packed send per round trip (a pipeline or a
+    script is one). A spy: every command still goes to the real Redis."""
+
+    def __init__(self, monkeypatch):
+        self.sent: list[bytes] = []
+        original = AbstractConnection.send_packed_command
+
+        def spy(conn, command, check_health=True):
+            parts = [command] if isinstance(command, bytes | str) else command
+            self.sent.append(
+                b"".join(bytes(p) if not isinstance(p, str) else p.encode() for p in parts)
+            )
+            return original(conn, command, check_health)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", spy)
+
+    def commands(self) -> list[str]:
+        # RESP: *<n>\r\n$<len>\r\n<COMMAND>\r\n...
+        return [raw.split(b"\r\n")[2].decode().upper() for raw in self.sent]
+
+
+def _statements(captured) -> list[str]:
+    """The SQL sent, without the savepoints the test's own transaction adds around atomic()."""
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def test_it_accepts_an_order_with_two_inserts_and_five_redis_round_trips(
+    api, instruments, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(api, "warm-up").status_code == 202  # key cached, script loaded, instrument read
+    trips = RoundTrips(monkeypatch)
+
+    with (
+        CaptureQueriesContext(connection) as captured,
+        django_capture_on_commit_callbacks(execute=True) as hooks,
+    ):
+        response = post(api, "measured")
+
+    assert response.status_code == 202, response.content
+    statements = _statements(captured)
+    assert [s.split()[0:3] for s in statements] == [
+        ["INSERT", "INTO", '"orders_order"'],
+        ["INSERT", "INTO", '"orders_orderevent"'],
+    ], statements
+    # after commit: the active-orders generation, the submit task, the accepted counter
+    assert len(hooks) == 3
+    # the key from the cache, the throttle's script, the breaker's script, then (after commit)
+    # the active-orders generation and the submit task (no task-sent event)
+    assert trips.commands() == ["GET", "EVALSHA", "EVALSHA", "SET", "LPUSH"], trips.commands()
+
+
+def test_a_repeat_costs_a_failed_insert_and_one_lookup_and_answers_the_original(api, instruments):
+    first = post(api, "again")
+    with CaptureQueriesContext(connection) as captured:
+        second = post(api, "again")
+
+    assert second.status_code == 202 and second["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
+    verbs = [s.split()[0] for s in _statements(captured) if not s.startswith("ROLLBACK")]
+    assert verbs == ["INSERT", "SELECT"], _statements(captured)
+    assert Order.objects.count() == 1 and OrderEvent.objects.count() == 1
+
+
+def test_a_repeat_answers_the_original_after_its_instrument_was_delisted(api, instruments):
+    first = post(api, "before-delisting")
+    Instrument.objects.filter(venue="binance", symbol=BODY["symbol"]).update(active=False)
+    instrument_cache.forget_instruments()
+
+    again = post(api, "before-delisting")
+    fresh = post(api, "after-delisting")
+
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert fresh.status_code == 400
+    assert fresh.json()["error"]["details"]["rule"] == "instrument_inactive"
+
+
+def test_a_repeat_answers_the_original_while_the_venue_is_unavailable(
+    api, instruments, fresh_reliability
+):
+    from reliability.breaker import breaker_for
+
+    first = post(api, "before-outage")
+    breaker_for("binance.usdm").force_open(by="test", reason="outage")
+
+    again = post(api, "before-outage")
+    fresh = post(api, "during-outage")
+
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert fresh.status_code == 503
+    assert fresh.json()["error"]["code"] == "venue_unavailable"
+
+
+def test_a_repeat_with_another_invalid_body_is_still_a_422(api, instruments):
+    post(api, "reused")
+    response = post(api, "reused", {**BODY, "price": "65000.55"})  # breaks the tick size too
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
