@@ -266,6 +266,10 @@ class Processes:
                 tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
 
+    def forget(self, proc: subprocess.Popen) -> None:
+        """A child the benchmark killed on purpose: no longer watched or stopped."""
+        self._children = [(n, p) for n, p in self._children if p is not proc]
+
     def stop(self, proc: subprocess.Popen, timeout: float = 20) -> None:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

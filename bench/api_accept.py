@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         instruments()
         keys = api_keys()
         bases = {w: env.gunicorn(f"web-{w}", workers=w) for w in counts}
+        for base in bases.values():  # each worker's first requests import the API: not measured
+            open_loop(lambda i, base=base: order_request(base, keys, i), rate=50, seconds=1)
         by_variant: dict[tuple, list[LoadResult]] = {(w, r): [] for w in counts for r in rates}
         # (gunicorn CPU s, generator CPU s) per round: what one order costs the 2 shared cores
         cpu: dict[tuple, list[tuple[float, float]]] = {v: [] for v in by_variant}

@@ -50,17 +50,54 @@ def reconcile_order(order_id: int) -> str:
 def reconcile_venue(venue_api: str) -> dict:
     from orders.execution.reconcile import venue_reconcile
 
+    _forget_queued_pass(venue_api)
     report = venue_reconcile(venue_api=venue_api)
     return {"checked": report.checked, "results": report.results, "stopped": report.stopped}
 
 
 @shared_task(name="orders.tasks.reconcile_all", ignore_result=True)
 def reconcile_all() -> None:
-    """Beat: one reconciliation pass per venue API, each on its own queue."""
+    """Beat: one reconciliation pass per venue API, each on its own queue.
+
+    A pass waits behind its queue's backlog (submits, resolver polls) for up to
+    RECONCILE_PASS_EXPIRES_SECONDS, and only one waits per venue API: a backlog neither makes
+    every pass expire unrun (orders whose follow-ups were lost would wait for their deadline)
+    nor piles passes up."""
     for venue_api in settings.VENUE_APIS:
-        reconcile_venue.apply_async(
-            args=[venue_api], queue=venue_api, expires=settings.RECONCILE_INTERVAL_SECONDS
-        )
+        if not _mark_pass_queued(venue_api):
+            continue  # the previous pass has not started yet
+        try:
+            reconcile_venue.apply_async(
+                args=[venue_api], queue=venue_api, expires=settings.RECONCILE_PASS_EXPIRES_SECONDS
+            )
+        except Exception:
+            _forget_queued_pass(venue_api)  # nothing waits: the next beat tries again
+            raise
+
+
+def _pass_key(venue_api: str) -> str:
+    return f"reconcile:queued:{venue_api}"
+
+
+def _mark_pass_queued(venue_api: str) -> bool:
+    """True when no pass for the venue API is waiting (Redis down: True, better twice than none)."""
+    from django.core.cache import cache
+
+    try:  # add() is None when the cache swallowed a Redis error, False when the key exists
+        added = cache.add(_pass_key(venue_api), 1, timeout=settings.RECONCILE_PASS_EXPIRES_SECONDS)
+        return added is not False
+    except Exception:
+        log.warning("reconcile_pass_mark_failed", venue=venue_api)
+        return True
+
+
+def _forget_queued_pass(venue_api: str) -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.delete(_pass_key(venue_api))
+    except Exception:
+        log.warning("reconcile_pass_mark_failed", venue=venue_api)
 
 
 @shared_task(name="orders.tasks.sync_instruments", **_ORDER_TASK)

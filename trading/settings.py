@@ -233,6 +233,7 @@ EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_va
 # BREAKER_* (global) and BREAKER_<VENUE_API>_* (per venue API), RATE_*, RETRY_*; validated here.
 from reliability.conf import (  # noqa: E402 - reads env only, imports no Django app
     breaker_config_from_env,
+    detection_config_from_env,
     rate_config_from_env,
     redis_retry_seconds,
     retry_config_from_env,
@@ -243,6 +244,8 @@ RELIABILITY_RATE = rate_config_from_env()
 RELIABILITY_RETRY = retry_config_from_env()
 # Seconds a process on its local fallback breaker/budget waits before trying Redis again.
 RELIABILITY_REDIS_RETRY_SECONDS = redis_retry_seconds()
+# DETECTION_*: a venue-health failure on a closed breaker is confirmed at once with pings.
+RELIABILITY_DETECTION = detection_config_from_env()
 
 # --- Orders --------------------------------------------------------------------------------
 # Seconds after accept during which an unacknowledged submit may still be (re)sent; past it the
@@ -342,6 +345,11 @@ EXECUTION_RETRY_MAX_DELAY_SECONDS = env_float("EXECUTION_RETRY_MAX_DELAY_SECONDS
 EXECUTION_STALE_SECONDS = env_float("EXECUTION_STALE_SECONDS", 30.0)
 # Seconds between reconciliation passes (one per venue API) on beat.
 RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 30.0, min_value=1.0)
+# Seconds a queued pass may wait behind its venue queue's backlog before it is dropped (at most
+# one pass per venue API waits at a time); a backlog must not starve reconciliation.
+RECONCILE_PASS_EXPIRES_SECONDS = env_float("RECONCILE_PASS_EXPIRES_SECONDS", 300.0)
+if RECONCILE_PASS_EXPIRES_SECONDS < RECONCILE_INTERVAL_SECONDS:
+    raise EnvError("RECONCILE_PASS_EXPIRES_SECONDS", "must be >= RECONCILE_INTERVAL_SECONDS")
 # Seconds back a pass looks for finished orders whose fills are not all recorded yet.
 RECONCILE_FILLS_LOOKBACK_SECONDS = env_float("RECONCILE_FILLS_LOOKBACK_SECONDS", 86400.0)
 # A starting worker loads instruments and reconciles the venue APIs it consumes.

@@ -6,13 +6,23 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench import _harness as harness
 
-BENCHES = ["reads", "api_accept", "adapter", "end_to_end", "detection", "emulator", "web_cost"]
+BENCHES = [
+    "reads",
+    "api_accept",
+    "adapter",
+    "end_to_end",
+    "detection",
+    "emulator",
+    "web_cost",
+    "chaos",
+]
 
 
 @pytest.mark.parametrize("name", BENCHES)
@@ -241,3 +251,18 @@ def test_it_computes_the_alert_time_from_the_rule(tmp_path):
             "trigger": "f",
         }
     ]
+
+
+def test_it_composes_the_chaos_fault_shares_and_names_venue_states():
+    from bench import chaos
+
+    rules = chaos.fault_rules(7)
+    left, shares = 1.0, []
+    for rule in rules:  # the first rule that fires applies
+        shares.append(left * rule["probability"])
+        left -= shares[-1]
+    assert [round(s, 4) for s in shares] == [0.10, 0.10, 0.10, 0.05]
+    assert [r["effect"] for r in rules] == ["error", "error", "timeout", "rate_limit"]
+    assert rules[0]["accept"] and rules[2]["delay"] > 2  # longer than the chaos read timeout
+    assert chaos._state("PartiallyFilled") == "PARTIALLY_FILLED" and chaos._state("NEW") == "NEW"
+    assert chaos._filled_share({"filled_quantity": "3000", "quantity": "6000"}) == Decimal("0.5")
