@@ -74,9 +74,30 @@ def _scrub(value):
     return value
 
 
+def _may_hold_secret(text: str) -> bool:
+    """Could any pattern _scrub_text applies match inside text? (No false negatives: a match
+    inside one field is a match inside all fields joined.)"""
+    if ("=" in text or "bearer" in text.lower()) and any(
+        pattern.search(text) for pattern, _repl in _SECRET_VALUES
+    ):
+        return True
+    pattern = _known_pattern
+    return pattern is not None and pattern.search(text) is not None
+
+
 def redact_secrets(_logger, _method, event_dict):
     """structlog processor: drops secret fields and masks secrets inside strings."""
-    return _scrub(event_dict)
+    # Most lines carry nothing to mask: one search over all top-level text fields joined
+    # decides that, instead of three substitutions per field.
+    texts, nested = [], False
+    for value in event_dict.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict | list | tuple):
+            nested = True
+    if nested or _may_hold_secret("\x00".join(texts)):
+        return _scrub(event_dict)
+    return {k: (REDACTED if _secret_key(str(k)) else v) for k, v in event_dict.items()}
 
 
 class _MaskedRenderer:
