@@ -313,6 +313,43 @@ def start_worker(env: Environment, name: str):
     return next(p for n, p in env.procs._children if n == name)
 
 
+class Supervisor:
+    """What ECS does for the worker service: a worker that exits is replaced by a fresh one.
+    (A worker the run kills on purpose is replaced by the chaos itself.)"""
+
+    def __init__(self, env: Environment, timeline: Timeline):
+        self.env, self.timeline = env, timeline
+        self.workers: dict[str, object] = {}
+        self.lock = threading.Lock()
+        self.restarts = 0
+
+    def start(self, name: str):
+        proc = start_worker(self.env, name)
+        with self.lock:
+            self.workers[name] = proc
+        return proc
+
+    def kill(self, name: str) -> None:
+        with self.lock:
+            proc = self.workers.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        self.env.procs.forget(proc)
+
+    def watch(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            with self.lock:
+                exited = [(n, p) for n, p in self.workers.items() if p.poll() is not None]
+                for name, _proc in exited:
+                    del self.workers[name]
+            for name, proc in exited:
+                self.env.procs.forget(proc)
+                self.restarts += 1
+                replacement = f"{name}-r{self.restarts}"
+                self.timeline.mark(f"{name} exited by itself ({proc.returncode}): {replacement}")
+                with contextlib.suppress(Exception):
+                    self.start(replacement)
+
+
 @dataclass
 class Timeline:
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -328,7 +365,7 @@ class Timeline:
 
 
 def chaos(env: Environment, load_seconds: float, t0: float, timeline: Timeline,
-          redis_: Redis, victim, stop: threading.Event) -> None:  # fmt: skip
+          redis_: Redis, workers: Supervisor, stop: threading.Event) -> None:  # fmt: skip
     def until(fraction: float) -> bool:
         while time.time() < t0 + fraction * load_seconds:
             if stop.wait(0.2):
@@ -345,10 +382,9 @@ def chaos(env: Environment, load_seconds: float, t0: float, timeline: Timeline,
     threading.Timer(OUTAGE_SECONDS, timeline.mark, args=["venue outage end"]).start()
     if not until(0.5):
         return
-    os.killpg(victim.pid, signal.SIGKILL)
-    env.procs.forget(victim)
+    workers.kill("worker-a")
     timeline.mark("worker-a SIGKILLed")
-    start_worker(env, "worker-a2")
+    workers.start("worker-a2")
     timeline.mark("worker-a2 ready")
     if not until(0.75):
         return
@@ -492,15 +528,18 @@ def run(args) -> tuple[dict, Report]:
         load_instruments(env)
         post_keys, read_key = api_keys(4), api_key()
         base = env.gunicorn("web", workers=2)
-        victim = start_worker(env, "worker-a")
-        start_worker(env, "worker-b")
+        timeline = Timeline()
+        workers = Supervisor(env, timeline)
+        workers.start("worker-a")
+        workers.start("worker-b")
         env.procs.start("beat", [str(ROOT / "deploy" / "start-beat")], env.child_env())
         plan = order_plan(env, args.orders, args.seed)
         redis_ = Redis(os.environ["REDIS_URL"])
         set_faults(env, args.seed)
         print(f"chaos: {args.orders} orders at {args.rate}/s, seed {args.seed}", flush=True)
 
-        timeline, reads, stop = Timeline(), Reads(), threading.Event()
+        reads, stop = Reads(), threading.Event()
+        threading.Thread(target=workers.watch, args=(stop,), daemon=True).start()
         sent = plan_sent(plan, uuid.uuid4().hex[:8])
         readers = [
             threading.Thread(
@@ -511,7 +550,7 @@ def run(args) -> tuple[dict, Report]:
         load_seconds = args.orders / args.rate
         t0 = timeline.mark("load start")
         chaos_thread = threading.Thread(
-            target=chaos, args=(env, load_seconds, t0, timeline, redis_, victim, stop), daemon=True
+            target=chaos, args=(env, load_seconds, t0, timeline, redis_, workers, stop), daemon=True
         )
         for reader in readers:
             reader.start()
@@ -532,7 +571,7 @@ def run(args) -> tuple[dict, Report]:
             keep_logs(env, args.logs)
     result = {
         "sent": sent, "states": states, "found": found, "times": times, "reads": reads,
-        "timeline": timeline, "fired": fired, "seconds": time.monotonic() - started,
+        "timeline": timeline, "fired": fired, "restarts": workers.restarts, "seconds": time.monotonic() - started,
     }  # fmt: skip
     return result, report
 
@@ -577,6 +616,7 @@ def write_report(args, result: dict, report: Report) -> Report:
         {"what": "POST -> settled p99 (s)", "value": f"{percentile(times, 99):.2f}"},
         {"what": "faults fired (binance / bitmex)",
          "value": " / ".join(str(sum(r["fired"] for r in result["fired"][v])) for v in ("binance", "bitmex"))},
+        {"what": "workers that exited by themselves (replaced)", "value": result["restarts"]},
         {"what": "run time (s)", "value": f"{result['seconds']:.0f}"},
     ]  # fmt: skip
     report.table("summary", f"chaos: {len(sent)} orders at {args.rate}/s, seed {args.seed}",
