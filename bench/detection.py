@@ -8,13 +8,15 @@ from --threads threads at a fixed aggregate rate. Each trial starts an outage
 the detection time is the breaker's own `opened_at` minus the moment the outage began. Then the
 outage ends, an operator reset closes the breaker and the next trial starts. Every rate in
 --rates and every mode in --modes ("refuse": connection refused; "503": the venue answers 503)
-is tried --trials times, the variants taking turns. Target: <= 2 s.
+is tried --trials times, the variants taking turns. Target: <= 2 s. The first failing order
+confirms the outage with pings (reliability/detection.py, DETECTION_*): set DETECTION_PROBES=0
+in the environment to measure the breaker's thresholds alone.
 
 The alert's time to fire is computed from the rule (monitoring/prometheus/rules/alerts.yml:
-VenueBreakerOpen, its `for:`) and the scrape and evaluation intervals of prometheus.yml: the
-gauge changes at t, the next scrape sees it within one scrape interval, the next evaluation
-after that within one evaluation interval starts the `for:` clock, and the alert fires `for:`
-later.
+VenueBreakerOpen, its `for:`, none by default) and the scrape and evaluation intervals of
+prometheus.yml: the gauge changes at t, the next scrape sees it within one scrape interval, the
+next evaluation after that within one evaluation interval starts the `for:` clock (or fires at
+once without one), and the alert fires `for:` later.
 
     python -m bench.detection [--rates 1,5,20] [--modes refuse,503] [--trials 5]
 """
@@ -232,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.conf import settings
 
         report.settings["breaker"] = vars(settings.RELIABILITY_BREAKERS[VENUE_API]).copy()
+        report.settings["detection"] = vars(settings.RELIABILITY_DETECTION).copy()
         report.settings["retry"] = {
             "attempts": settings.RELIABILITY_RETRY.attempts,
             "base_seconds": settings.RELIABILITY_RETRY.base_seconds,

@@ -57,7 +57,8 @@ class VenueAdapter(Protocol):
 
     def server_time(self) -> datetime: ...
 
-    def ping(self) -> float:
-        """Round-trip seconds of the venue's cheapest public call."""
+    def ping(self, *, operation: str = "market_data") -> float:
+        """Round-trip seconds of the venue's cheapest public call (weight 1). operation
+        "probe": one attempt, never retried (reliability.detection's confirmation pings)."""
 
     def close(self) -> None: ...

@@ -91,8 +91,18 @@ def check_venue(venue_api: str) -> dict:
     return result
 
 
+def probe(venue_api: str) -> float:
+    """One detection ping (reliability.detection): the adapter's ping as operation "probe"."""
+    from exchanges.registry import adapter_for
+    from reliability.detection import PROBE_OPERATION
+
+    return adapter_for(venue_api).ping(operation=PROBE_OPERATION)
+
+
 def register() -> None:
     from monitoring.health import register_check
+    from reliability.detection import register_prober
 
     for venue_api in VENUE_APIS:
         register_check(venue_api, lambda api=venue_api: check_venue(api), kind="venue")
+        register_prober(venue_api, lambda api=venue_api: probe(api))

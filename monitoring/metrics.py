@@ -94,6 +94,16 @@ BREAKER_TRANSITIONS = Counter(
 BREAKER_REJECTED_CALLS = Counter(
     "circuit_breaker_rejected_calls_total", "Calls refused by an open breaker", ["venue"]
 )
+# Fast outage detection: pings sent to confirm a failure (outcome: ok | failed | refused),
+# and how each confirmation ended (verdict: opened | venue_ok | gave_up | busy).
+DETECTION_PROBES = Counter(
+    "breaker_detection_probes_total", "Pings sent to confirm a venue failure", ["venue", "outcome"]
+)
+DETECTION_CONFIRMATIONS = Counter(
+    "breaker_detection_confirmations_total",
+    "Confirmations of a venue failure by their verdict",
+    ["venue", "verdict"],
+)
 
 # --- rate budgets ---------------------------------------------------------------------------
 RATE_BUDGET_USED = Gauge(

@@ -126,6 +126,11 @@ class Breaker:
         return self._permit(self._run("acquire"))
 
     # --- one round trip with the rate budget (reliability.guard) ------------------------
+    @property
+    def last_seen_state(self) -> BreakerState:
+        """The state this process saw last, on Redis or its fallback (no round trip)."""
+        return self._last_state
+
     def seen_closed(self) -> bool:
         """This process last saw the breaker closed, on Redis (not on its local fallback)."""
         return not self._degraded and self._last_state is BreakerState.CLOSED

@@ -208,3 +208,30 @@ def retry_config_from_env() -> RetryConfig:
 # Seconds a process that fell back to its local breaker / budget waits before trying Redis again.
 def redis_retry_seconds() -> float:
     return env_float("RELIABILITY_REDIS_RETRY_SECONDS", 5.0, min_value=0.1)
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Fast outage detection (reliability/detection.py): a venue-health failure on a closed
+    breaker is confirmed at once with cheap pings, each failed ping a breaker failure."""
+
+    # Most pings one confirmation sends (stops early when one succeeds or the breaker opens);
+    # 0 turns fast detection off (only the breaker's own thresholds remain).
+    probes: int = 4
+    # Seconds between two pings of one confirmation (the first goes at once).
+    probe_interval_seconds: float = 0.2
+    # A call that failed after this long (seconds) is not confirmed, and a confirmation sends
+    # no further ping once it has run this long: a venue that hangs would cost a read timeout
+    # per ping.
+    max_seconds: float = 3.0
+
+
+def detection_config_from_env() -> DetectionConfig:
+    d = DetectionConfig()
+    return DetectionConfig(
+        probes=env_int("DETECTION_PROBES", d.probes, min_value=0, max_value=20),
+        probe_interval_seconds=env_float(
+            "DETECTION_PROBE_INTERVAL_SECONDS", d.probe_interval_seconds
+        ),
+        max_seconds=env_float("DETECTION_MAX_SECONDS", d.max_seconds, min_value=0.1),
+    )

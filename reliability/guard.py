@@ -33,6 +33,8 @@ What guarded_call does with each error class fn raises (breaker = this venue API
 | (ban: Retry-After or default)       | (trigger "ban")         |                                           |
 | any other exception (a bug)         | failure                 | never (propagates unchanged)              |
 
+A venue-health failure (connection, timeout, 5xx) recorded on a closed breaker is confirmed
+before it is raised: reliability/detection.py pings the venue a few times (operation "probe").
 A successful call slower than the breaker's slow-call threshold counts as a breaker failure
 (its result is still returned). Refusals before sending (BreakerOpenError, RateLimitedError,
 DeadlineExceededError; all sent=False) are never retried here: the caller fails fast or fails
@@ -52,6 +54,7 @@ from django.conf import settings
 from tenacity import Retrying, retry_if_exception
 
 from monitoring.metrics import VENUE_CALL_SECONDS, VENUE_CALLS, VENUE_ERRORS
+from reliability.detection import after_failure as confirm_outage
 from reliability.errors import (
     BreakerOpenError,
     DeadlineExceededError,
@@ -216,3 +219,4 @@ class _Attempt:
             breaker.record_success(permit)  # the venue answered: it is up
         else:
             breaker.record_failure(permit, cause=exc.error_class.value)
+            confirm_outage(self.venue_api, self.operation, exc, breaker, elapsed=elapsed)

@@ -45,6 +45,8 @@ POLICIES: dict[str, RetryPolicy] = {
     "amend": RetryPolicy(frozenset({R}), "amend"),
     "cancel": RetryPolicy(frozenset({R, U}), "cancel"),
     "query": RetryPolicy(frozenset({R, U}), "query"),
+    # A detection ping (reliability/detection.py) is one attempt: its spacing is the detector's.
+    "probe": RetryPolicy(frozenset(), "query"),
 }
 # Reads with another name share the query policy.
 READ_OPERATIONS = frozenset(

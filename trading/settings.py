@@ -233,6 +233,7 @@ EMULATOR_BITMEX_PORT = env_int("EMULATOR_BITMEX_PORT", 9102, min_value=1, max_va
 # BREAKER_* (global) and BREAKER_<VENUE_API>_* (per venue API), RATE_*, RETRY_*; validated here.
 from reliability.conf import (  # noqa: E402 - reads env only, imports no Django app
     breaker_config_from_env,
+    detection_config_from_env,
     rate_config_from_env,
     redis_retry_seconds,
     retry_config_from_env,
@@ -243,6 +244,8 @@ RELIABILITY_RATE = rate_config_from_env()
 RELIABILITY_RETRY = retry_config_from_env()
 # Seconds a process on its local fallback breaker/budget waits before trying Redis again.
 RELIABILITY_REDIS_RETRY_SECONDS = redis_retry_seconds()
+# DETECTION_*: a venue-health failure on a closed breaker is confirmed at once with pings.
+RELIABILITY_DETECTION = detection_config_from_env()
 
 # --- Orders --------------------------------------------------------------------------------
 # Seconds after accept during which an unacknowledged submit may still be (re)sent; past it the

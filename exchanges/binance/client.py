@@ -330,8 +330,8 @@ class BinanceAdapter:
         response = self._call("GET", "time", operation="market_data", priority=LOW, signed=False)
         return self._parse(response, False, lambda data: from_ms(data["serverTime"]))
 
-    def ping(self) -> float:
-        response = self._call("GET", "ping", operation="market_data", priority=LOW, signed=False)
+    def ping(self, *, operation: str = "market_data") -> float:
+        response = self._call("GET", "ping", operation=operation, priority=LOW, signed=False)
         return response.call.duration
 
     def close(self) -> None:

@@ -369,8 +369,8 @@ class BitmexAdapter:
             return datetime.fromtimestamp(int(data["timestamp"]) / 1000, tz=UTC)
         return parsedate_to_datetime(response.headers["Date"]).astimezone(UTC)
 
-    def ping(self) -> float:
-        return self._call("GET", "", operation="market_data", priority=LOW).call.duration
+    def ping(self, *, operation: str = "market_data") -> float:
+        return self._call("GET", "", operation=operation, priority=LOW).call.duration
 
     def close(self) -> None:
         self._http.close()

@@ -39,13 +39,19 @@ def test_a_reachable_venue_reports_latency_breaker_budget_and_last_answer(
 
 
 @override_settings(HEALTH_CHECK_TIMEOUT_SECONDS=1.0)
+@pytest.mark.django_db(transaction=True)  # the health pool thread stores the breaker's event
 def test_an_unreachable_venue_is_down_and_the_aggregate_degraded(emulator, fresh_reliability):
+    from reliability.breaker import breaker_for
+
     emulator.outage("bitmex", 30)
     try:
         status, body = _get("bitmex")
         aggregate = Client().get("/health/")
+        health._INFLIGHT["bitmex"].result(timeout=30)  # the check may outlive its timeout
     finally:
         emulator.end_outage("bitmex")
+    # The failed health ping was confirmed (reliability/detection.py): the breaker is open.
+    assert breaker_for("bitmex").snapshot()["last_trigger"] == "failures"
     assert (status, body["status"]) == (503, "down")
     assert aggregate.status_code == 200
     assert aggregate.json()["status"] == "degraded"

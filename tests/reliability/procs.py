@@ -15,14 +15,34 @@ def worker(index, env, clock, sends, release, barrier, commands, results):
     import django
 
     django.setup()
+    from django.conf import settings
+
+    from reliability import detection
     from reliability.errors import BreakerOpenError, RetryableError
     from reliability.guard import guarded_call
     from reliability.runtime import use_runtime
 
+    venue = {"failing": True}  # what the venue's ping answers (outage confirmation pings)
+
     def fail():
         raise RetryableError("venue down", status=503)
 
+    def ping(api):
+        def fn():
+            with sends.get_lock():
+                sends.value += 1
+            if venue["failing"]:
+                raise RetryableError("ping: venue down", status=503)
+            return "pong"
+
+        return guarded_call(api, detection.PROBE_OPERATION, fn)
+
+    for venue_api in settings.VENUE_APIS:
+        detection.register_prober(venue_api, lambda api=venue_api: ping(api))
+
     def probe(block: bool, failing: bool):
+        venue["failing"] = failing
+
         def fn():
             with sends.get_lock():
                 sends.value += 1

@@ -21,6 +21,15 @@ pytestmark = pytest.mark.django_db
 API = "binance.spot"
 
 
+@pytest.fixture(autouse=True)
+def _no_ping_to_confirm(monkeypatch):
+    """These tests script the venue's calls, not its ping: no outage confirmation here (the
+    confirmation's own tests are in test_detection.py)."""
+    from reliability import detection
+
+    monkeypatch.delitem(detection._probers, API, raising=False)
+
+
 class Script:
     """fn for guarded_call: plays a list of outcomes (an exception to raise or a value)."""
 

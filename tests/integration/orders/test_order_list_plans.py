@@ -73,9 +73,9 @@ class Touched(int):
 def rows_touched(**filters) -> Touched:
     """The most rows any plan node of the page's queries produced or filtered out.
 
-    The statistics are refreshed right before each EXPLAIN: plans follow them, and the ones
-    ANALYZE left when the fixture loaded may have been replaced by autovacuum since (it does not
-    see the fixture's uncommitted rows) or skewed by dead rows other tests left behind.
+    The statistics are refreshed right before each EXPLAIN, so the plan judged follows the rows
+    the fixture loaded whatever happened to them meanwhile (the bound was once broken under
+    load, 222 rows, with the plan lost: the message now carries every plan).
     """
     with CaptureQueriesContext(connection) as captured:
         page = selectors.order_list(limit=LIMIT, **filters)

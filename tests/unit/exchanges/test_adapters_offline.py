@@ -94,7 +94,11 @@ def test_bitmex_timestamps_are_iso_milliseconds():
     assert iso(datetime(2024, 11, 25, 10, 30, 0, 123456, tzinfo=UTC)) == "2024-11-25T10:30:00.123Z"
 
 
-def test_each_exchange_is_counted_once(refused_url, fake_clock):
+def test_each_exchange_is_counted_once(refused_url, fake_clock, monkeypatch):
+    from reliability import detection
+
+    # This hand-built adapter is not the registry's: no outage confirmation pings here.
+    monkeypatch.delitem(detection._probers, "binance.usdm", raising=False)
     adapter = BinanceUsdmAdapter(config("binance.usdm", refused_url))
     sample = VENUE_CALLS.labels(venue="binance.usdm", operation="market_data", outcome="retryable")
     before = sample._value.get()
