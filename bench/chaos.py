@@ -180,11 +180,20 @@ class Sent:
 
 @dataclass
 class Reads:
-    samples: list[tuple[float, str, bool, float]] = field(default_factory=list)  # at, what, ok, s
+    samples: list[tuple[float, str, str, float]] = field(
+        default_factory=list
+    )  # at, what, status, s
 
     def availability(self, start: float, end: float) -> tuple[int, int]:
-        window = [ok for at, _what, ok, _s in self.samples if start <= at <= end]
+        window = [status == "200" for at, _what, status, _s in self.samples if start <= at <= end]
         return sum(window), len(window)
+
+    def failures(self, since: float) -> list[dict]:
+        return [
+            {"at_s": round(at - since, 2), "what": what, "status": status, "seconds": round(s, 2)}
+            for at, what, status, s in self.samples
+            if status != "200"
+        ]
 
 
 RETRYABLE_POST = {"500", "502", "503", "504"}  # and transport errors: same Idempotency-Key
@@ -263,10 +272,10 @@ def read_loop(base: str, key: str, sent: list[Sent], reads: Reads, stop: threadi
                 what, url = "list", f"{base}/api/v1/orders?limit=50"
             started = time.time()
             try:
-                ok = client.get(url).status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            reads.samples.append((started, what, ok, time.time() - started))
+                status = str(client.get(url).status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            reads.samples.append((started, what, status, time.time() - started))
             time.sleep(0.02)
 
 
@@ -522,11 +531,11 @@ def run(args) -> tuple[dict, Report]:
                                        "faults": fault_rules(args.seed)})  # fmt: skip
     started = time.monotonic()
     with Environment("chaos", emulator=True, extra_env=CHAOS_ENV) as env:
-        from bench._harness import api_key, api_keys
+        from bench._harness import api_keys
         from bench.end_to_end import load_instruments
 
         load_instruments(env)
-        post_keys, read_key = api_keys(4), api_key()
+        post_keys, read_keys = api_keys(4), api_keys(READERS)
         base = env.gunicorn("web", workers=2)
         timeline = Timeline()
         workers = Supervisor(env, timeline)
@@ -543,7 +552,7 @@ def run(args) -> tuple[dict, Report]:
         sent = plan_sent(plan, uuid.uuid4().hex[:8])
         readers = [
             threading.Thread(
-                target=read_loop, args=(base, read_key, sent, reads, stop, n), daemon=True
+                target=read_loop, args=(base, read_keys[n], sent, reads, stop, n), daemon=True
             )
             for n in range(READERS)
         ]
@@ -597,7 +606,11 @@ def write_report(args, result: dict, report: Report) -> Report:
         if start is None or end is None:
             continue
         ok, n = reads.availability(start, end)
+        failed = Counter(
+            st for at, _w, st, _s in reads.samples if start <= at <= end and st != "200"
+        )
         read_rows.append({"window": name, "reads": n, "ok": ok,
+                          "failed": ", ".join(f"{k} {v}" for k, v in failed.most_common()),
                           "availability": 100.0 * ok / n if n else float("nan")})  # fmt: skip
     times = result["times"]
     accept = [s.accepted_at - s.sent_at for s in sent if s.order_id]
@@ -625,11 +638,12 @@ def write_report(args, result: dict, report: Report) -> Report:
         "reads",
         "chaos: read availability (GET /orders/{id} and GET /orders, 5 s timeout)",
         [Column("window", "window"), Column("reads", "reads"), Column("ok", "ok"),
-         Column("availability", "available %", ".2f")],
+         Column("availability", "available %", ".2f"), Column("failed", "failed")],
         read_rows,
     )  # fmt: skip
     report.data["timeline"] = [{"at": round(t, 3), "what": w} for t, w in timeline.events]
     report.data["faults_fired"] = result["fired"]
+    report.data["failed_reads"] = reads.failures(timeline.at("load start") or 0)[:100]
     report.data["settle_seconds"] = {"p50": percentile(times, 50), "p99": percentile(times, 99)}
     report.data["problems"] = {k: v[:50] for k, v in found.items()}
     report.target("duplicates at the venue", len(found["duplicates"]), 0)
