@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.config
@@ -49,23 +50,54 @@ def mask_known_secrets(text: str) -> str:
     return pattern.sub(REDACTED, text) if pattern is not None else text
 
 
-def _scrub(value):
-    if isinstance(value, str):
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Field names repeat endlessly: each is matched against _SECRET_KEYS once."""
+    return _SECRET_KEYS.search(key) is not None
+
+
+def _scrub_text(value: str) -> str:
+    # Each pattern of _SECRET_VALUES needs "bearer" or "=" to match: skip the regex without.
+    if "=" in value or "bearer" in value.lower():
         for pattern, repl in _SECRET_VALUES:
             value = pattern.sub(repl, value)
-        return mask_known_secrets(value)
+    return mask_known_secrets(value)
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return _scrub_text(value)
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if _SECRET_KEYS.search(str(k)) else _scrub(v)) for k, v in value.items()
-        }
+        return {k: (REDACTED if _secret_key(str(k)) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v) for v in value)
     return value
 
 
+def _may_hold_secret(text: str) -> bool:
+    """Could any pattern _scrub_text applies match inside text? (No false negatives: a match
+    inside one field is a match inside all fields joined.)"""
+    if ("=" in text or "bearer" in text.lower()) and any(
+        pattern.search(text) for pattern, _repl in _SECRET_VALUES
+    ):
+        return True
+    pattern = _known_pattern
+    return pattern is not None and pattern.search(text) is not None
+
+
 def redact_secrets(_logger, _method, event_dict):
     """structlog processor: drops secret fields and masks secrets inside strings."""
-    return _scrub(event_dict)
+    # Most lines carry nothing to mask: one search over all top-level text fields joined
+    # decides that, instead of three substitutions per field.
+    texts, nested = [], False
+    for value in event_dict.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict | list | tuple):
+            nested = True
+    if nested or _may_hold_secret("\x00".join(texts)):
+        return _scrub(event_dict)
+    return {k: (REDACTED if _secret_key(str(k)) else v) for k, v in event_dict.items()}
 
 
 class _MaskedRenderer:

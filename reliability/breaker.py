@@ -23,6 +23,7 @@ from django.conf import settings
 from monitoring.metrics import BREAKER_REJECTED_CALLS
 from monitoring.redis import state_client
 from reliability.breaker_store import LocalBreakerStore, RedisBreakerStore, Step
+from reliability.channel import channel
 from reliability.conf import BreakerConfig
 from reliability.errors import BreakerOpenError
 from reliability.events import publish_state, record_transition
@@ -146,6 +147,19 @@ class Breaker:
         publish_state(self.venue_api, step.state)  # as check() does on the step-by-step path
         return self._permit(step)
 
+    def queue_success(self, pipe, permit: Permit) -> None:
+        """Adds record_success(permit) to a Redis pipeline; hand its reply to recorded()."""
+        self._redis.queue_record(
+            pipe, self.venue_api, runtime().clock(), self.config, ok=True, gen=permit.gen,
+            probe=permit.probe,
+        )  # fmt: skip
+
+    def recorded(self, reply) -> None:
+        """Takes in a queued record's reply (logs and stores a transition it made)."""
+        self._after(
+            RedisBreakerStore._step(reply), local=False, actor="system", reason="", cause=""
+        )
+
     def _permit(self, step: Step) -> Permit:
         if step.verdict == "deny":
             BREAKER_REJECTED_CALLS.labels(venue=self.venue_api).inc()
@@ -196,6 +210,7 @@ class Breaker:
         return not self._degraded
 
     def _run(self, op: str, **kw):
+        channel().drain()  # this thread's deferred commands reach Redis before this one
         with self._lock:
             return self._run_locked(op, **kw)
 

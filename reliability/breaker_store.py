@@ -69,6 +69,13 @@ class RedisBreakerStore:
         args = ["acquire", repr(now), *_config_args(config)]
         pipe.evalsha(self._script().sha, len(keys), *keys, *args)
 
+    def queue_record(self, pipe, venue_api, now, config, *, ok: bool, gen: int, probe: bool):
+        """Adds a record (as record() makes it) to a Redis pipeline (reply through _step)."""
+        keys = self._keys(venue_api)
+        outcome = "success" if ok else "failure"
+        args = ["record", repr(now), *_config_args(config), outcome, gen, int(probe)]
+        pipe.evalsha(self._script().sha, len(keys), *keys, *args)
+
     def _run(self, venue_api: str, op: str, now: float, config: BreakerConfig, *extra):
         script = self._script()
         keys = self._keys(venue_api)

@@ -15,9 +15,11 @@ itself (`degraded` is True) and tries Redis again every RELIABILITY_REDIS_RETRY_
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -32,6 +34,7 @@ from monitoring.metrics import (
     RATE_LIMITED,
 )
 from monitoring.redis import state_client
+from reliability.channel import channel
 from reliability.conf import Budget, RateConfig
 from reliability.errors import RateLimitedError
 from reliability.runtime import runtime
@@ -50,27 +53,33 @@ def _share(config: RateConfig, priority: int) -> float:
     return 1.0 - config.high_reserve - config.normal_reserve
 
 
-def _key_fingerprint(venue_api: str) -> str:
+def _api_key(venue_api: str) -> str:
+    return settings.BITMEX_API_KEY if venue_api == "bitmex" else settings.BINANCE_API_KEY
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(key: str) -> str:
     """Budgets per API key are stored under a hash of the key, never the key itself."""
-    key = settings.BITMEX_API_KEY if venue_api == "bitmex" else settings.BINANCE_API_KEY
     return hashlib.sha256(key.encode()).hexdigest()[:12] if key else "nokey"
+
+
+def _key_fingerprint(venue_api: str) -> str:
+    return _fingerprint(_api_key(venue_api))
 
 
 def _cost(budget: Budget, weight: int, orders: int) -> int:
     return {"weight": weight, "orders": orders, "request": 1}[budget.cost]
 
 
-def _header(headers, name: str) -> str | None:
-    if not headers or not name:
-        return None
+def _lowered(headers) -> dict[str, str]:
+    """A response's headers by lower-case name (one pass; any mapping, httpx.Headers too)."""
+    if not headers:
+        return {}
     try:
         items = headers.items()
     except AttributeError:
-        return None
-    for key, value in items:
-        if str(key).lower() == name:
-            return str(value)
-    return None
+        return {}
+    return {str(key).lower(): str(value) for key, value in items}
 
 
 def _number(value: str | None) -> float | None:
@@ -79,6 +88,20 @@ def _number(value: str | None) -> float | None:
     except ValueError:
         return None
     return number if number is not None and math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What one response says the shared budget should take in (RateBudget.correction)."""
+
+    now: float
+    cooldown_until: float
+    ban_until: float
+    values: list  # per budget: the venue's count, or None when its header said nothing
+
+    @property
+    def counts_only(self) -> bool:
+        return not (self.cooldown_until or self.ban_until)
 
 
 class RateBudget:
@@ -91,6 +114,7 @@ class RateBudget:
         self._degraded = False
         self._next_redis_try = 0.0
         self._lock = threading.RLock()  # one state operation at a time per process, no waits
+        self._gauges: dict[tuple[Budget, ...], list] = {}
 
     @property
     def config(self) -> RateConfig:
@@ -183,8 +207,29 @@ class RateBudget:
         known_used (what acquire() returned for this call): headers that say no more than
         that (Binance used weight/orders no higher, BitMEX remaining no lower) would change
         nothing, so they cost no Redis round trip."""
+        correction = self.correction(
+            headers=headers,
+            status=status,
+            retry_after=retry_after,
+            banned=banned,
+            known_used=known_used,
+        )
+        return None if correction is None else self.apply(correction)
+
+    def correction(
+        self,
+        *,
+        headers=None,
+        status: int | None = None,
+        retry_after=None,
+        banned: bool = False,
+        known_used: list[float] | None = None,
+    ) -> Correction | None:
+        """What a response tells the shared budget (observe() without applying it), or None
+        when it tells nothing new."""
         now = runtime().clock()
-        header_wait = _number(_header(headers, "retry-after"))
+        lowered = _lowered(headers)
+        header_wait = _number(lowered.get("retry-after"))
         wait = retry_after if retry_after is not None else header_wait
         cooldown_until = ban_until = 0.0
         if banned or status == 418:
@@ -193,17 +238,26 @@ class RateBudget:
             cooldown_until = now + float(wait if wait else self.config.cooldown_default_seconds)
         values = []
         for b in self.budgets:
-            value = _number(_header(headers, b.header))
+            value = _number(lowered.get(b.header)) if b.header else None
             values.append(value)
             if b.kind == "bucket" and value is not None and value <= 0:
-                reset = _number(_header(headers, "x-ratelimit-reset"))
+                reset = _number(lowered.get("x-ratelimit-reset"))
                 if b.header == "x-ratelimit-remaining" and reset and reset > now:
                     cooldown_until = max(cooldown_until, reset)
         if not (cooldown_until or ban_until or any(v is not None for v in values)):
             return None
         if not (cooldown_until or ban_until) and self._nothing_new(values, known_used):
             return None
-        self._run("observe", now, cooldown_until, ban_until, values)
+        return Correction(now, cooldown_until, ban_until, values)
+
+    def apply(self, correction: Correction):
+        """Applies a correction (one Redis round trip); returns the end of a ban, else None."""
+        now, cooldown_until, ban_until = (
+            correction.now,
+            correction.cooldown_until,
+            correction.ban_until,
+        )
+        self._run("observe", now, cooldown_until, ban_until, correction.values)
         if cooldown_until:
             RATE_COOLDOWN_SECONDS.labels(venue=self.venue_api).set(cooldown_until - now)
             log.warning("rate.cooldown", venue_api=self.venue_api, seconds=cooldown_until - now)
@@ -212,6 +266,12 @@ class RateBudget:
             log.error("rate.banned", venue_api=self.venue_api, seconds=ban_until - now)
             return ban_until
         return None
+
+    def queue_observe(self, pipe, correction: Correction) -> None:
+        """Adds a correction that only corrects counts (no cooldown, no ban) to a Redis
+        pipeline (its reply says nothing: apply() it again if it failed)."""
+        args = self._observe_args(correction.now, 0.0, 0.0, correction.values)
+        pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
 
     def _nothing_new(self, values: list, known_used: list[float] | None) -> bool:
         if known_used is None or len(known_used) != len(values):
@@ -241,14 +301,24 @@ class RateBudget:
         }
 
     def _publish(self, used) -> None:
-        for b, u in zip(self.budgets, used, strict=True):
-            RATE_BUDGET_USED.labels(venue=self.venue_api, budget=b.name).set(u)
-            RATE_BUDGET_REMAINING.labels(venue=self.venue_api, budget=b.name).set(
-                max(0.0, b.limit - u)
-            )
+        budgets = self.budgets
+        gauges = self._gauges.get(budgets)
+        if gauges is None:  # the labelled children, looked up once per budget configuration
+            gauges = self._gauges[budgets] = [
+                (
+                    b.limit,
+                    RATE_BUDGET_USED.labels(venue=self.venue_api, budget=b.name),
+                    RATE_BUDGET_REMAINING.labels(venue=self.venue_api, budget=b.name),
+                )
+                for b in budgets
+            ]
+        for (limit, used_gauge, remaining_gauge), u in zip(gauges, used, strict=True):
+            used_gauge.set(u)
+            remaining_gauge.set(max(0.0, limit - u))
 
     # --- Redis or local -----------------------------------------------------------------
     def _run(self, op: str, now: float, *args):
+        channel().drain()  # this thread's deferred commands reach Redis before this one
         with self._lock:
             return self._run_locked(op, now, *args)
 
@@ -290,10 +360,14 @@ class RateBudget:
         reply = self._script()(keys=self._keys(), args=args)
         return reply[0], float(reply[1]), [float(v) for v in reply[2:]]
 
-    def _redis_observe(self, now, cooldown_until, ban_until, values):
+    def _observe_args(self, now, cooldown_until, ban_until, values) -> list:
         args = ["observe", repr(now), len(self.budgets), repr(cooldown_until), repr(ban_until)]
         for b, v in zip(self.budgets, values, strict=True):
             args += [b.kind, b.limit, b.period, "" if v is None else repr(v)]
+        return args
+
+    def _redis_observe(self, now, cooldown_until, ban_until, values):
+        args = self._observe_args(now, cooldown_until, ban_until, values)
         self._script()(keys=self._keys(), args=args)
 
     def _redis_peek(self, now):

@@ -54,6 +54,7 @@ from django.conf import settings
 from tenacity import Retrying, retry_if_exception
 
 from monitoring.metrics import VENUE_CALL_SECONDS, VENUE_CALLS, VENUE_ERRORS
+from reliability.channel import channel
 from reliability.detection import after_failure as confirm_outage
 from reliability.errors import (
     BreakerOpenError,
@@ -83,7 +84,7 @@ def guarded_call(
     priority: Priority = Priority.NORMAL,
     deadline: float | None = None,
 ) -> T:
-    from reliability.retry import FullJitterBackoff, log_retry, policy_for, should_retry, stop_for
+    from reliability.retry import policy_for, should_retry
     from reliability.runtime import runtime
 
     rt = runtime()
@@ -92,6 +93,35 @@ def guarded_call(
     if deadline is None:
         deadline = rt.clock() + config.default_deadline_seconds
     attempt = _Attempt(venue_api, operation, fn, weight, orders, Priority(priority), deadline)
+    try:
+        try:
+            return attempt()
+        except Exception as first:
+            if not should_retry(policy, first):
+                raise
+            return _retry(attempt, first, policy, config, deadline, rt)
+    except (BreakerOpenError, RateLimitedError, DeadlineExceededError) as refusal:
+        if attempt.unknown is not None:
+            raise attempt.unknown from refusal
+        raise
+
+
+def _retry(attempt: _Attempt, first: Exception, policy, config, deadline: float, rt):
+    """The first attempt failed and its error is one to retry: tenacity runs the rest of the
+    schedule starting from that failure (handed to it as its attempt 1), so attempt counts,
+    backoff, stop conditions and retry logs are those of tenacity driving every attempt; a call
+    that succeeds at once never pays for setting tenacity up."""
+    from reliability.retry import FullJitterBackoff, log_retry, should_retry, stop_for
+
+    venue_api, operation = attempt.venue_api, attempt.operation
+    replayed = []
+
+    def replay_then_attempt():
+        if not replayed:
+            replayed.append(first)
+            raise first
+        return attempt()
+
     retrying = Retrying(
         retry=retry_if_exception(lambda exc: should_retry(policy, exc)),
         stop=stop_for(policy, config, deadline, rt.clock),
@@ -102,12 +132,7 @@ def guarded_call(
         before_sleep=lambda state: log_retry(venue_api, operation, state),
         reraise=True,
     )
-    try:
-        return retrying(attempt)
-    except (BreakerOpenError, RateLimitedError, DeadlineExceededError) as refusal:
-        if attempt.unknown is not None:
-            raise attempt.unknown from refusal
-        raise
+    return retrying(replay_then_attempt)
 
 
 class _Attempt:
@@ -141,21 +166,17 @@ class _Attempt:
             raise
         elapsed = clock() - started
         self._count("ok", elapsed)
-        budget.observe(headers=getattr(result, "headers", None), known_used=used)
-        slow = breaker.config.slow_call_seconds
-        if slow and elapsed > slow:
-            breaker.record_failure(permit, cause="slow_call")
-        else:
-            breaker.record_success(permit)
+        self._settle_success(result, breaker, budget, permit, used, elapsed)
         return result
 
     def _admit(self, breaker, budget):
         """(breaker permit, budget use): rate budget and breaker both let the call through.
 
         When this process last saw the breaker closed, the budget's charge and the breaker's
-        acquire go to Redis in one pipelined round trip (the venue call is a round trip too,
-        and these are the overhead). Otherwise, or when that trip cannot decide: fail fast on
-        an open breaker, wait for budget, then take the permit (a probe in half-open).
+        acquire go to Redis in one trip on the call path's channel (reliability/channel.py;
+        the venue call is a round trip too, and these are the overhead). Otherwise, or when
+        that trip cannot decide: fail fast on an open breaker, wait for budget, then take the
+        permit (a probe in half-open).
         """
         if breaker.seen_closed() and not budget.degraded:
             admitted = self._admit_together(breaker, budget)
@@ -168,17 +189,14 @@ class _Attempt:
         return breaker.acquire(), used
 
     def _admit_together(self, breaker, budget):
-        import redis
-
-        from monitoring.redis import state_client
-
-        pipe = state_client().pipeline(transaction=False)
-        budget.queue_acquire(pipe, weight=self.weight, orders=self.orders, priority=self.priority)
-        breaker.queue_acquire(pipe)
-        try:
-            budget_reply, breaker_reply = pipe.execute(raise_on_error=False)
-        except redis.RedisError:
-            return None  # the step-by-step path falls back to local state
+        ch = channel()
+        batch = ch.batch()
+        budget.queue_acquire(batch, weight=self.weight, orders=self.orders, priority=self.priority)
+        breaker.queue_acquire(batch)
+        replies = ch.call(batch)
+        if replies is None:
+            return None  # Redis failed: the step-by-step path falls back to local state
+        budget_reply, breaker_reply = replies
         if isinstance(budget_reply, Exception) or isinstance(breaker_reply, Exception):
             return None  # e.g. scripts not loaded yet (NOSCRIPT): nothing was charged or taken
         used = budget.acquired(budget_reply)
@@ -194,11 +212,54 @@ class _Attempt:
             )
         return permit, used
 
-    def _count(self, outcome: str, elapsed: float) -> None:
-        VENUE_CALLS.labels(venue=self.venue_api, operation=self.operation, outcome=outcome).inc()
-        VENUE_CALL_SECONDS.labels(venue=self.venue_api, operation=self.operation).observe(
-            max(elapsed, 0.0)
+    def _settle_success(self, result, breaker, budget, permit, used, elapsed: float) -> None:
+        """Header correction, then the breaker's success (or slow-call failure).
+
+        A closed breaker's success and a correction of counts change nothing this call waits
+        for: they are sent on the channel without waiting for the reply (read on this thread's
+        next trip; replayed the ordinary way if it failed). Everything else goes step by step.
+        """
+        correction = budget.correction(headers=getattr(result, "headers", None), known_used=used)
+        slow = breaker.config.slow_call_seconds
+        is_slow = bool(slow and elapsed > slow)
+        if (
+            not is_slow
+            and not permit.probe
+            and breaker.seen_closed()
+            and not budget.degraded
+            and (correction is None or correction.counts_only)
+        ):
+            self._defer_success(breaker, budget, permit, correction)
+            return
+        if correction is not None:
+            budget.apply(correction)
+        if is_slow:
+            breaker.record_failure(permit, cause="slow_call")
+        else:
+            breaker.record_success(permit)
+
+    @staticmethod
+    def _defer_success(breaker, budget, permit, correction) -> None:
+        ch = channel()
+        batch = ch.batch()
+        handlers = []
+        if correction is not None:
+            budget.queue_observe(batch, correction)
+            handlers.append(
+                lambda reply: budget.apply(correction) if isinstance(reply, Exception) else None
+            )
+        breaker.queue_success(batch, permit)
+        handlers.append(
+            lambda reply: breaker.record_success(permit)
+            if isinstance(reply, Exception)
+            else breaker.recorded(reply)
         )
+        ch.send(batch, handlers)
+
+    def _count(self, outcome: str, elapsed: float) -> None:
+        calls, seconds = _children(self.venue_api, self.operation, outcome)
+        calls.inc()
+        seconds.observe(max(elapsed, 0.0))
 
     def _settle_error(self, exc: VenueError, breaker, budget, permit, elapsed: float) -> None:
         self._count(exc.error_class.value, elapsed)
@@ -220,3 +281,18 @@ class _Attempt:
         else:
             breaker.record_failure(permit, cause=exc.error_class.value)
             confirm_outage(self.venue_api, self.operation, exc, breaker, elapsed=elapsed)
+
+
+_metric_children: dict[tuple[str, str, str], tuple] = {}
+
+
+def _children(venue_api: str, operation: str, outcome: str) -> tuple:
+    """VENUE_CALLS and VENUE_CALL_SECONDS children of a call, looked up once per label set."""
+    key = (venue_api, operation, outcome)
+    children = _metric_children.get(key)
+    if children is None:
+        children = _metric_children[key] = (
+            VENUE_CALLS.labels(venue=venue_api, operation=operation, outcome=outcome),
+            VENUE_CALL_SECONDS.labels(venue=venue_api, operation=operation),
+        )
+    return children

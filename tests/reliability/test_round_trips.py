@@ -1,18 +1,23 @@
 """What a venue call costs in Redis round trips (bench/adapter.py measures the time): a healthy
-call is admitted in one pipelined trip (rate budget + breaker) and recorded in one more; the
-venue's rate headers cost a trip only when they say something the budget does not know."""
+call waits for one trip (rate budget + breaker admission, one write on the call path's channel);
+the breaker's success and any header correction are sent after the call without waiting, their
+replies read on the thread's next trip, and replayed the ordinary way when they failed."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import pytest
+import redis
 from redis.connection import AbstractConnection
 
+from monitoring.redis import state_client
 from reliability.breaker import Breaker, breaker_for
 from reliability.budget import budget_for
+from reliability.channel import channel
 from reliability.conf import Budget
-from reliability.errors import BreakerOpenError, RateLimitedError
+from reliability.errors import BreakerOpenError, FatalError, RateLimitedError
 from reliability.guard import guarded_call
 
 pytestmark = pytest.mark.django_db
@@ -36,16 +41,27 @@ class Venue:
 
 @pytest.fixture
 def round_trips(monkeypatch):
-    """Counts the requests this process sends to Redis (a pipeline is one)."""
-    sent = []
-    original = AbstractConnection.send_packed_command
+    """What this process sends to Redis ("send", a pipeline or batch being one) and each reply
+    it reads ("read"), in order."""
+    events = []
+    send, read = AbstractConnection.send_packed_command, AbstractConnection.read_response
 
-    def counting(self, command, check_health=True):
-        sent.append(command)
-        return original(self, command, check_health)
+    def counting_send(self, command, check_health=True):
+        events.append("send")
+        return send(self, command, check_health)
 
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    return sent
+    def counting_read(self, *args, **kwargs):
+        events.append("read")
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting_send)
+    monkeypatch.setattr(AbstractConnection, "read_response", counting_read)
+    return events
+
+
+def waits(events) -> int:
+    """Round trips waited for: sends followed by reading a reply."""
+    return sum(1 for a, b in itertools.pairwise(events) if a == "send" and b == "read")
 
 
 @pytest.fixture
@@ -61,24 +77,103 @@ def spot_limits(settings):
     )
 
 
-def test_a_healthy_call_costs_two_round_trips(fake_clock, round_trips, spot_limits):
+def test_a_healthy_call_waits_for_one_round_trip(fake_clock, round_trips, spot_limits):
     guarded_call(API, "query", Venue())  # loads the scripts
+    breaker_for(API).record_failure(breaker_for(API).acquire())  # one failure to be reset
     round_trips.clear()
-    venue = Venue({"X-MBX-USED-WEIGHT-1M": "1"})  # nothing the budget does not know
+    venue = Venue({"X-MBX-USED-WEIGHT-1M": "2"})  # nothing the budget does not know
     guarded_call(API, "query", venue)
     assert venue.calls == 1
-    assert len(round_trips) == 2
+    assert round_trips == ["send", "read", "read", "send"]  # admission; the success, unread
+    assert waits(round_trips) == 1 and channel().pending() == 1
+    snapshot = Breaker(API).snapshot()  # reads the pending reply first (this thread's order)
+    assert channel().pending() == 0
+    assert snapshot["consecutive_failures"] == 0 and snapshot["window_calls"] == 3
     assert budget_for(API).snapshot()["budgets"]["weight_1m"]["used"] == 2
 
 
-def test_a_header_with_news_corrects_the_budget_in_a_third_trip(
+def test_the_next_call_reads_the_deferred_reply_in_its_own_trip(
+    fake_clock, round_trips, spot_limits
+):
+    guarded_call(API, "query", Venue())
+    guarded_call(API, "query", Venue())
+    round_trips.clear()
+    guarded_call(API, "query", Venue())
+    assert round_trips == ["send", "read", "read", "read", "send"]
+    assert waits(round_trips) == 1
+
+
+def test_a_header_with_news_corrects_the_budget_without_a_wait(
     fake_clock, round_trips, spot_limits
 ):
     guarded_call(API, "query", Venue())
     round_trips.clear()
     guarded_call(API, "query", Venue({"X-MBX-USED-WEIGHT-1M": "7"}))  # another client's use
-    assert len(round_trips) == 3
+    assert waits(round_trips) == 1 and channel().pending() == 2  # correction + success
     assert budget_for(API).snapshot()["budgets"]["weight_1m"]["used"] == 7
+
+
+def test_a_deferred_record_that_failed_is_replayed(fake_clock, spot_limits):
+    guarded_call(API, "query", Venue())
+    breaker = breaker_for(API)
+    breaker.record_failure(breaker.acquire())
+
+    def venue_forgetting_scripts():
+        state_client().script_flush()  # as a Redis restart would: the deferred EVALSHA fails
+        return Answer({"X-MBX-USED-WEIGHT-1M": "9"})
+
+    guarded_call(API, "query", venue_forgetting_scripts)
+    assert channel().pending() == 2
+    channel().drain()  # NOSCRIPT twice: both replayed through the scripts' own loading
+    assert Breaker(API).snapshot()["consecutive_failures"] == 0
+    assert budget_for(API).snapshot()["budgets"]["weight_1m"]["used"] == 9
+
+
+def test_a_deferred_record_that_cannot_be_sent_is_recorded_the_ordinary_way(
+    fake_clock, spot_limits, monkeypatch
+):
+    guarded_call(API, "query", Venue())
+    breaker = breaker_for(API)
+    breaker.record_failure(breaker.acquire())
+    conn = channel()._thread().conn
+    real_send = conn.send_packed_command
+
+    def venue_then_broken_channel():
+        def broken(*args, **kwargs):
+            raise redis.ConnectionError("connection reset")
+
+        monkeypatch.setattr(conn, "send_packed_command", broken)
+        return Answer({})
+
+    guarded_call(API, "query", venue_then_broken_channel)
+    assert channel().pending() == 0
+    assert Breaker(API).snapshot()["consecutive_failures"] == 0
+    monkeypatch.setattr(conn, "send_packed_command", real_send)
+    assert guarded_call(API, "query", Venue()).headers == {}  # the channel reconnects
+
+
+def test_a_failure_after_a_deferred_success_reaches_redis_after_it(fake_clock, spot_limits):
+    guarded_call(API, "query", Venue())
+    assert channel().pending() == 1
+
+    def refused_key():
+        raise FatalError("invalid API key", status=401)  # a failure, never retried
+
+    with pytest.raises(FatalError):
+        guarded_call(API, "submit", refused_key)
+    assert channel().pending() == 0
+    assert Breaker(API).snapshot()["consecutive_failures"] == 1
+
+
+def test_a_probe_is_recorded_before_the_call_returns(fake_clock):
+    breaker = breaker_for(API)
+    breaker.force_open(by="alice", reason="maintenance")
+    breaker.reset(by="alice", reason="back")  # closed, but seen through the step-by-step path
+    Breaker(API).open_until(fake_clock.now + 1, reason="ban")  # another process's ban
+    fake_clock.advance(2)
+    guarded_call(API, "query", Venue())  # the half-open probe
+    assert channel().pending() == 0
+    assert Breaker(API).snapshot()["state"] == "closed"
 
 
 def test_a_breaker_opened_by_another_process_refuses_the_one_trip_admission(fake_clock):

@@ -12,6 +12,7 @@ import structlog
 
 from monitoring.logging import (
     REDACTED,
+    _scrub,
     mask_known_secrets,
     redact_secrets,
     register_secret_values,
@@ -91,3 +92,19 @@ def test_real_log_output_never_carries_a_registered_secret(captured):
     assert any("RuntimeError" in line.get("exception", "") for line in lines)
     for line in lines:
         assert SECRET not in json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"venue": "bitmex", "http_status": 200, "duration_ms": 1.5},  # nothing to mask
+        {"venue": "bitmex", "detail": f"sent with {SECRET}"},  # a registered value
+        {"url": "/api?symbol=X&signature=abc123", "n": 1},  # a signed query string
+        {"header": "Authorization: BEARER tok", "api_key": "k"},  # a token; a secret field
+    ],
+)
+def test_a_flat_line_is_redacted_as_the_full_walk_would(fields):
+    register_secret_values(SECRET)
+    event = {"event": "venue_call", **fields}
+    assert redact_secrets(None, "info", dict(event)) == _scrub(dict(event))
+    assert SECRET not in json.dumps(redact_secrets(None, "info", dict(event)))
