@@ -180,11 +180,20 @@ class Sent:
 
 @dataclass
 class Reads:
-    samples: list[tuple[float, str, bool, float]] = field(default_factory=list)  # at, what, ok, s
+    samples: list[tuple[float, str, str, float]] = field(
+        default_factory=list
+    )  # at, what, status, s
 
     def availability(self, start: float, end: float) -> tuple[int, int]:
-        window = [ok for at, _what, ok, _s in self.samples if start <= at <= end]
+        window = [status == "200" for at, _what, status, _s in self.samples if start <= at <= end]
         return sum(window), len(window)
+
+    def failures(self, since: float) -> list[dict]:
+        return [
+            {"at_s": round(at - since, 2), "what": what, "status": status, "seconds": round(s, 2)}
+            for at, what, status, s in self.samples
+            if status != "200"
+        ]
 
 
 RETRYABLE_POST = {"500", "502", "503", "504"}  # and transport errors: same Idempotency-Key
@@ -263,10 +272,10 @@ def read_loop(base: str, key: str, sent: list[Sent], reads: Reads, stop: threadi
                 what, url = "list", f"{base}/api/v1/orders?limit=50"
             started = time.time()
             try:
-                ok = client.get(url).status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            reads.samples.append((started, what, ok, time.time() - started))
+                status = str(client.get(url).status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            reads.samples.append((started, what, status, time.time() - started))
             time.sleep(0.02)
 
 
@@ -313,6 +322,43 @@ def start_worker(env: Environment, name: str):
     return next(p for n, p in env.procs._children if n == name)
 
 
+class Supervisor:
+    """What ECS does for the worker service: a worker that exits is replaced by a fresh one.
+    (A worker the run kills on purpose is replaced by the chaos itself.)"""
+
+    def __init__(self, env: Environment, timeline: Timeline):
+        self.env, self.timeline = env, timeline
+        self.workers: dict[str, object] = {}
+        self.lock = threading.Lock()
+        self.restarts = 0
+
+    def start(self, name: str):
+        proc = start_worker(self.env, name)
+        with self.lock:
+            self.workers[name] = proc
+        return proc
+
+    def kill(self, name: str) -> None:
+        with self.lock:
+            proc = self.workers.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        self.env.procs.forget(proc)
+
+    def watch(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            with self.lock:
+                exited = [(n, p) for n, p in self.workers.items() if p.poll() is not None]
+                for name, _proc in exited:
+                    del self.workers[name]
+            for name, proc in exited:
+                self.env.procs.forget(proc)
+                self.restarts += 1
+                replacement = f"{name}-r{self.restarts}"
+                self.timeline.mark(f"{name} exited by itself ({proc.returncode}): {replacement}")
+                with contextlib.suppress(Exception):
+                    self.start(replacement)
+
+
 @dataclass
 class Timeline:
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -328,7 +374,7 @@ class Timeline:
 
 
 def chaos(env: Environment, load_seconds: float, t0: float, timeline: Timeline,
-          redis_: Redis, victim, stop: threading.Event) -> None:  # fmt: skip
+          redis_: Redis, workers: Supervisor, stop: threading.Event) -> None:  # fmt: skip
     def until(fraction: float) -> bool:
         while time.time() < t0 + fraction * load_seconds:
             if stop.wait(0.2):
@@ -345,10 +391,9 @@ def chaos(env: Environment, load_seconds: float, t0: float, timeline: Timeline,
     threading.Timer(OUTAGE_SECONDS, timeline.mark, args=["venue outage end"]).start()
     if not until(0.5):
         return
-    os.killpg(victim.pid, signal.SIGKILL)
-    env.procs.forget(victim)
+    workers.kill("worker-a")
     timeline.mark("worker-a SIGKILLed")
-    start_worker(env, "worker-a2")
+    workers.start("worker-a2")
     timeline.mark("worker-a2 ready")
     if not until(0.75):
         return
@@ -486,32 +531,35 @@ def run(args) -> tuple[dict, Report]:
                                        "faults": fault_rules(args.seed)})  # fmt: skip
     started = time.monotonic()
     with Environment("chaos", emulator=True, extra_env=CHAOS_ENV) as env:
-        from bench._harness import api_key, api_keys
+        from bench._harness import api_keys
         from bench.end_to_end import load_instruments
 
         load_instruments(env)
-        post_keys, read_key = api_keys(4), api_key()
+        post_keys, read_keys = api_keys(4), api_keys(READERS)
         base = env.gunicorn("web", workers=2)
-        victim = start_worker(env, "worker-a")
-        start_worker(env, "worker-b")
+        timeline = Timeline()
+        workers = Supervisor(env, timeline)
+        workers.start("worker-a")
+        workers.start("worker-b")
         env.procs.start("beat", [str(ROOT / "deploy" / "start-beat")], env.child_env())
         plan = order_plan(env, args.orders, args.seed)
         redis_ = Redis(os.environ["REDIS_URL"])
         set_faults(env, args.seed)
         print(f"chaos: {args.orders} orders at {args.rate}/s, seed {args.seed}", flush=True)
 
-        timeline, reads, stop = Timeline(), Reads(), threading.Event()
+        reads, stop = Reads(), threading.Event()
+        threading.Thread(target=workers.watch, args=(stop,), daemon=True).start()
         sent = plan_sent(plan, uuid.uuid4().hex[:8])
         readers = [
             threading.Thread(
-                target=read_loop, args=(base, read_key, sent, reads, stop, n), daemon=True
+                target=read_loop, args=(base, read_keys[n], sent, reads, stop, n), daemon=True
             )
             for n in range(READERS)
         ]
         load_seconds = args.orders / args.rate
         t0 = timeline.mark("load start")
         chaos_thread = threading.Thread(
-            target=chaos, args=(env, load_seconds, t0, timeline, redis_, victim, stop), daemon=True
+            target=chaos, args=(env, load_seconds, t0, timeline, redis_, workers, stop), daemon=True
         )
         for reader in readers:
             reader.start()
@@ -532,7 +580,7 @@ def run(args) -> tuple[dict, Report]:
             keep_logs(env, args.logs)
     result = {
         "sent": sent, "states": states, "found": found, "times": times, "reads": reads,
-        "timeline": timeline, "fired": fired, "seconds": time.monotonic() - started,
+        "timeline": timeline, "fired": fired, "restarts": workers.restarts, "seconds": time.monotonic() - started,
     }  # fmt: skip
     return result, report
 
@@ -558,7 +606,11 @@ def write_report(args, result: dict, report: Report) -> Report:
         if start is None or end is None:
             continue
         ok, n = reads.availability(start, end)
+        failed = Counter(
+            st for at, _w, st, _s in reads.samples if start <= at <= end and st != "200"
+        )
         read_rows.append({"window": name, "reads": n, "ok": ok,
+                          "failed": ", ".join(f"{k} {v}" for k, v in failed.most_common()),
                           "availability": 100.0 * ok / n if n else float("nan")})  # fmt: skip
     times = result["times"]
     accept = [s.accepted_at - s.sent_at for s in sent if s.order_id]
@@ -577,6 +629,7 @@ def write_report(args, result: dict, report: Report) -> Report:
         {"what": "POST -> settled p99 (s)", "value": f"{percentile(times, 99):.2f}"},
         {"what": "faults fired (binance / bitmex)",
          "value": " / ".join(str(sum(r["fired"] for r in result["fired"][v])) for v in ("binance", "bitmex"))},
+        {"what": "workers that exited by themselves (replaced)", "value": result["restarts"]},
         {"what": "run time (s)", "value": f"{result['seconds']:.0f}"},
     ]  # fmt: skip
     report.table("summary", f"chaos: {len(sent)} orders at {args.rate}/s, seed {args.seed}",
@@ -585,11 +638,12 @@ def write_report(args, result: dict, report: Report) -> Report:
         "reads",
         "chaos: read availability (GET /orders/{id} and GET /orders, 5 s timeout)",
         [Column("window", "window"), Column("reads", "reads"), Column("ok", "ok"),
-         Column("availability", "available %", ".2f")],
+         Column("availability", "available %", ".2f"), Column("failed", "failed")],
         read_rows,
     )  # fmt: skip
     report.data["timeline"] = [{"at": round(t, 3), "what": w} for t, w in timeline.events]
     report.data["faults_fired"] = result["fired"]
+    report.data["failed_reads"] = reads.failures(timeline.at("load start") or 0)[:100]
     report.data["settle_seconds"] = {"p50": percentile(times, 50), "p99": percentile(times, 99)}
     report.data["problems"] = {k: v[:50] for k, v in found.items()}
     report.target("duplicates at the venue", len(found["duplicates"]), 0)
