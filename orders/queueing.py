@@ -11,6 +11,7 @@ import structlog
 from django.db import transaction
 
 from monitoring import correlation
+from monitoring.worker import HEADER as CORRELATION_HEADER
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +29,8 @@ def enqueue_order_task(task, *, order, correlation_id: str | None = None) -> Non
             task.apply_async(
                 args=[order_id],
                 queue=queue,
-                headers={"correlation_id": cid} if cid else None,
+                # the header the worker binds (a plain "correlation_id" is Celery's own)
+                headers={CORRELATION_HEADER: cid} if cid else None,
                 retry=True,
                 retry_policy=_RETRY_POLICY,
             )

@@ -13,6 +13,8 @@ import structlog
 from celery import shared_task, signals
 from django.conf import settings
 
+from reliability.errors import RetryableError
+
 log = structlog.get_logger(__name__)
 
 _ORDER_TASK = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}
@@ -100,7 +102,18 @@ def _forget_queued_pass(venue_api: str) -> None:
         log.warning("reconcile_pass_mark_failed", venue=venue_api)
 
 
-@shared_task(name="orders.tasks.sync_instruments", **_ORDER_TASK)
+@shared_task(
+    name="orders.tasks.sync_instruments",
+    # A worker may start before its venue answers (`make run` starts the emulator beside it):
+    # keep trying for about a minute instead of leaving the instruments empty until beat's
+    # hourly refresh. Only retryable failures (unreachable, breaker open, rate limited).
+    autoretry_for=(RetryableError,),
+    retry_backoff=1,
+    retry_backoff_max=15,
+    retry_jitter=False,
+    max_retries=6,
+    **_ORDER_TASK,
+)
 def sync_instruments(venue_api: str) -> str:
     from orders.execution.instruments import instruments_sync
 

@@ -39,7 +39,9 @@ psql -h 127.0.0.1 -p "$PGPORT" -U app -d postgres -tAc "select 1 from pg_databas
   || createdb -h 127.0.0.1 -p "$PGPORT" -U app trading
 
 .venv/bin/python manage.py migrate --noinput -v 0
-.venv/bin/python manage.py setup_demo --state-dir "$RUN"
+# No instrument sync here: the emulator is not up before honcho starts it, and each worker
+# loads its venues' instruments when it starts (orders/tasks.py, retried until they answer).
+.venv/bin/python manage.py setup_demo --state-dir "$RUN" --skip-instruments
 
 echo "run: starting web (http://127.0.0.1:$PORT), worker, beat, emulator; Ctrl-C stops everything"
 set +e

@@ -17,6 +17,7 @@ or reconciliation found it cancelled).
 from __future__ import annotations
 
 import structlog
+from django.db import transaction
 from django.utils import timezone
 
 from exchanges.errors import UnknownOrderError
@@ -138,18 +139,29 @@ def _refused(order: Order, adapter, exc: VenueError) -> str:
     if not cancel_outstanding(order):
         return "settled"
     back = S.PARTIALLY_FILLED if order.filled_quantity > 0 else S.NEW
+    reason = f"cancel refused by {order.venue_api}: {exc}"
     if not lifecycle.can_transition(order.state, back):
-        return "refused"
+        return _refused_in_place(order, reason)
     try:
         lifecycle.transition(
-            order,
-            back,
-            actor=Actor.WORKER,
-            reason=f"cancel refused by {order.venue_api}: {exc}",
-            fields={"cancel_requested_at": None},
+            order, back, actor=Actor.WORKER, reason=reason, fields={"cancel_requested_at": None}
         )
     except (StaleOrder, IllegalTransition):
         return "stale"
+    return "refused"
+
+
+def _refused_in_place(order: Order, reason: str) -> str:
+    """Refused while the order already shows its open state (NEW has no self-edge): the
+    refusal is an event that changes no state, and the cancel request ends with it."""
+    with transaction.atomic():
+        ended = Order.objects.filter(pk=order.pk, version=order.version, state=order.state).update(
+            cancel_requested_at=None
+        )
+        if not ended:
+            return "stale"
+        lifecycle.note(order, actor=Actor.WORKER, reason=reason)
+    order.cancel_requested_at = None
     return "refused"
 
 

@@ -32,6 +32,10 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def loaded_venue_apis(instrument_model) -> set[str]:
+    return set(instrument_model.objects.values_list("venue_api", flat=True).distinct())
+
+
 def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
     db = settings.DATABASES["default"]
     port = _free_port()
@@ -44,6 +48,12 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
         "EMULATOR_BINANCE_PORT": str(binance_port),
         "EMULATOR_BITMEX_PORT": str(bitmex_port),
+        # the worker loads instruments from the emulator honcho starts beside it
+        "BINANCE_SPOT_BASE_URL": f"http://127.0.0.1:{binance_port}",
+        "BINANCE_USDM_BASE_URL": f"http://127.0.0.1:{binance_port}",
+        "BINANCE_COINM_BASE_URL": f"http://127.0.0.1:{binance_port}",
+        "BITMEX_BASE_URL": f"http://127.0.0.1:{bitmex_port}",
+        "EXECUTION_RECONCILE_ON_WORKER_START": "true",
         "WORKER_METRICS_PORT": str(_free_port()),
         "CELERY_CONCURRENCY": "1",
         "WEB_CONCURRENCY": "1",
@@ -89,6 +99,14 @@ def test_procfile_processes_start_answer_ready_and_stop_cleanly(tmp_path):
                     assert time.monotonic() < deadline, (tmp_path / "honcho.log").read_text()
                     time.sleep(0.5)
             assert answer.status_code == 200, answer.text
+        # `make run` loads no instruments before honcho: the starting worker does, from the
+        # emulator started beside it (retrying while the emulator is not up yet).
+        from orders.models import Instrument
+
+        deadline = time.monotonic() + 60
+        while set(settings.VENUE_APIS) - loaded_venue_apis(Instrument):
+            assert time.monotonic() < deadline, (tmp_path / "honcho.log").read_text()[-5000:]
+            time.sleep(0.5)
     finally:
         os.killpg(honcho.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:

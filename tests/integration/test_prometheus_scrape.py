@@ -37,10 +37,12 @@ def _value(prometheus: PrometheusServer, promql: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-def test_prometheus_scrapes_web_and_worker_and_loads_the_rules(tmp_path, celery_worker):
+def test_prometheus_scrapes_web_and_worker_and_loads_the_rules(tmp_path, worker):
     assert shutil.which("prometheus"), "prometheus missing: make test installs it (scripts/test.d)"
-    web = GunicornServer(tmp_path / "web", workers=2)
-    prometheus = PrometheusServer(tmp_path / "prom", _config(web, celery_worker.metrics_port))
+    web = GunicornServer(
+        tmp_path / "web", workers=1
+    )  # summing workers: test_gunicorn_metrics_and_logs
+    prometheus = PrometheusServer(tmp_path / "prom", _config(web, worker.metrics_port))
     try:
         for _ in range(HITS):
             assert httpx.get(web.url + "/health/live", timeout=10).status_code == 200

@@ -15,13 +15,15 @@ def _venues(emulator):
     """setup_demo loads the instruments from the venues: the emulator answers at once."""
 
 
-def _run(tmp_path, capsys) -> str:
-    call_command("setup_demo", "--state-dir", str(tmp_path))
+def _run(tmp_path, capsys, *, instruments: bool = False) -> str:
+    """Only the test about instruments loads them (four venue calls per run)."""
+    extra = [] if instruments else ["--skip-instruments"]
+    call_command("setup_demo", "--state-dir", str(tmp_path), *extra)
     return capsys.readouterr().out
 
 
 def test_it_creates_an_admin_and_a_working_demo_key(tmp_path, capsys):
-    out = _run(tmp_path, capsys)
+    out = _run(tmp_path, capsys, instruments=True)
     password = (tmp_path / "admin-password").read_text().strip()
     key = (tmp_path / "demo-api-key").read_text().strip()
     assert password in out
@@ -34,6 +36,13 @@ def test_it_creates_an_admin_and_a_working_demo_key(tmp_path, capsys):
     from orders.models import Instrument
 
     assert Instrument.objects.filter(venue_api="binance.usdm", symbol="BTC/USDT:USDT").exists()
+
+
+def test_make_run_leaves_the_instruments_to_the_worker(tmp_path, capsys):
+    from orders.models import Instrument
+
+    _run(tmp_path, capsys)
+    assert not Instrument.objects.exists()
 
 
 def test_a_second_run_reuses_the_same_login_and_key(tmp_path, capsys):

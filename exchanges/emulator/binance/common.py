@@ -8,6 +8,7 @@ from exchanges.emulator.binance.site import BinanceError, Ctx
 from exchanges.emulator.book import BUY, SELL, Order
 from exchanges.emulator.instruments import Instrument
 from exchanges.emulator.numbers import fixed
+from exchanges.emulator.venue import Trade
 
 DEPTH_LIMITS_SPOT = 5000
 DEPTH_LIMITS_FUTURES = (5, 10, 20, 50, 100, 500, 1000)
@@ -136,3 +137,70 @@ def symbols_param(ctx: Ctx) -> list[Instrument] | None:
             raise BinanceError(-1121, "Invalid symbol.")
         found.append(inst)
     return found
+
+
+# --- endpoint bodies the spot and futures wire layers share --------------------------------
+
+
+def unplaced_order(ctx: Ctx, inst: Instrument, *, client_order_id: str, **fields) -> Order:
+    """A validated new order, not placed yet: numbered (order_id) only when the venue takes it.
+    `fields`: side, type, time_in_force, price, quantity and the API's own (post_only ...)."""
+    return Order(
+        venue_api=ctx.api,
+        symbol=inst.symbol,
+        order_id=0,
+        client_order_id=client_order_id,
+        created=ctx.now,
+        **fields,
+    )
+
+
+def ping(ctx: Ctx):
+    return {}
+
+
+def server_time(ctx: Ctx):
+    return {"serverTime": ctx.now}
+
+
+def queried_order(ctx: Ctx) -> Order:
+    """GET order: by orderId or origClientOrderId; -2013 when the venue never had it."""
+    return lookup_order(ctx, instrument(ctx), missing=no_such_order())
+
+
+def open_orders_asked(ctx: Ctx) -> list[Order]:
+    """GET openOrders: one symbol's, or every symbol's without `symbol`."""
+    symbol = instrument(ctx).symbol if ctx.get("symbol") else None
+    return ctx.venue.open_orders(symbol)
+
+
+def order_history(ctx: Ctx, symbols: set[str], *, start, end, limit: int) -> list[Order]:
+    """allOrders: the symbols' orders from orderId, or in the time window, or the latest."""
+    return history(
+        [o for o in ctx.venue.orders if o.symbol in symbols],
+        key_id=lambda o: o.order_id,
+        key_time=lambda o: o.created,
+        from_id=ctx.integer("orderId"),
+        start=start,
+        end=end,
+        limit=limit,
+    )
+
+
+def trade_history(ctx: Ctx, symbols: set[str], *, start, end, limit: int) -> list[Trade]:
+    """myTrades / userTrades: the symbols' trades (of one orderId if given), from fromId, in
+    the time window, or the latest."""
+    order_id = ctx.integer("orderId")
+    return history(
+        [
+            t
+            for t in ctx.venue.trades
+            if t.symbol in symbols and (order_id is None or t.order_id == order_id)
+        ],
+        key_id=lambda t: t.trade_id,
+        key_time=lambda t: t.time,
+        from_id=ctx.integer("fromId"),
+        start=start,
+        end=end,
+        limit=limit,
+    )

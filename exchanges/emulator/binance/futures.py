@@ -279,17 +279,15 @@ def parse_new_order(ctx: Ctx, inst: Instrument) -> Order:
         cid = ctx.venue.new_client_id()
     elif not CLIENT_ID.match(cid):
         raise BinanceError(-4015, "Client order id is not valid.")
-    return Order(
-        venue_api=ctx.api,
-        symbol=inst.symbol,
-        order_id=0,
+    return common.unplaced_order(
+        ctx,
+        inst,
         client_order_id=cid,
         side=side,
         type=order_type,
         time_in_force=tif,
         price=price,
         quantity=quantity,
-        created=ctx.now,
         post_only=tif == "GTX",
         reduce_only=reduce_only,
         extra={"positionSide": ctx.get("positionSide") or "BOTH"},
@@ -297,14 +295,6 @@ def parse_new_order(ctx: Ctx, inst: Instrument) -> Order:
 
 
 # --- endpoints ----------------------------------------------------------------------------
-def ping(ctx: Ctx):
-    return {}
-
-
-def server_time(ctx: Ctx):
-    return {"serverTime": ctx.now}
-
-
 def exchange_info(ctx: Ctx):
     limiter = ctx.site.limiters[ctx.api]
     body = {
@@ -410,9 +400,7 @@ def new_order(ctx: Ctx):
 
 
 def query_order(ctx: Ctx):
-    inst = common.instrument(ctx)
-    order = common.lookup_order(ctx, inst, missing=common.no_such_order())
-    return order_json(ctx, order)
+    return order_json(ctx, common.queried_order(ctx))
 
 
 def _cancel(ctx: Ctx, order: Order) -> dict:
@@ -477,8 +465,7 @@ def modify_order(ctx: Ctx):
 
 
 def open_orders(ctx: Ctx):
-    symbol = common.instrument(ctx).symbol if ctx.get("symbol") else None
-    return [order_json(ctx, o) for o in ctx.venue.open_orders(symbol)]
+    return [order_json(ctx, o) for o in common.open_orders_asked(ctx)]
 
 
 def _symbol_or_pair(ctx: Ctx) -> set[str]:
@@ -497,38 +484,15 @@ def all_orders(ctx: Ctx):
     limit = (
         common.limit_param(ctx, 50, 100) if ctx.api == COINM else common.limit_param(ctx, 500, 1000)
     )
-    orders = [o for o in ctx.venue.orders if o.symbol in symbols]
-    chosen = common.history(
-        orders,
-        key_id=lambda o: o.order_id,
-        key_time=lambda o: o.created,
-        from_id=ctx.integer("orderId"),
-        start=start,
-        end=end,
-        limit=limit,
-    )
+    chosen = common.order_history(ctx, symbols, start=start, end=end, limit=limit)
     return [order_json(ctx, o) for o in chosen]
 
 
 def user_trades(ctx: Ctx):
     symbols = _symbol_or_pair(ctx)
-    order_id = ctx.integer("orderId")
-    from_id = ctx.integer("fromId")
     start, end = common.time_window(ctx, WEEK_MS, "168 hours", default_span_ms=WEEK_MS)
-    trades = [
-        t
-        for t in ctx.venue.trades
-        if t.symbol in symbols and (order_id is None or t.order_id == order_id)
-    ]
-    chosen = common.history(
-        trades,
-        key_id=lambda t: t.trade_id,
-        key_time=lambda t: t.time,
-        from_id=from_id,
-        start=start,
-        end=end,
-        limit=common.limit_param(ctx, 500, 1000),
-    )
+    limit = common.limit_param(ctx, 500, 1000)
+    chosen = common.trade_history(ctx, symbols, start=start, end=end, limit=limit)
     return [trade_json(ctx, t) for t in chosen]
 
 
@@ -549,8 +513,8 @@ def endpoints(api: str) -> list[Endpoint]:
         return Endpoint(api, method, p + path, handler, **kw)
 
     return [
-        e("GET", "/ping", ping),
-        e("GET", "/time", server_time),
+        e("GET", "/ping", common.ping),
+        e("GET", "/time", common.server_time),
         e("GET", "/exchangeInfo", exchange_info),
         e("GET", "/depth", depth, weight=_depth_weight),
         e("GET", "/ticker/price", ticker_price, weight=lambda q: 1 if q.get("symbol") else 2),

@@ -278,18 +278,15 @@ def parse_new_order(ctx: Ctx, inst: Instrument, prefix: str = "") -> Order:
     if quantity <= ZERO:
         raise filter_failure("LOT_SIZE")
     check_filters(ctx, inst, order_type, price, quantity)
-    cid = client_id(ctx)
-    return Order(
-        venue_api=API,
-        symbol=inst.symbol,
-        order_id=0,
-        client_order_id=cid,
+    return common.unplaced_order(
+        ctx,
+        inst,
+        client_order_id=client_id(ctx),
         side=side,
         type=order_type,
         time_in_force=tif,
         price=price,
         quantity=quantity,
-        created=ctx.now,
         post_only=order_type == "LIMIT_MAKER",
         extra=extra,
     )
@@ -307,14 +304,6 @@ def place(ctx: Ctx, order: Order) -> list[Trade]:
 
 
 # --- endpoints ----------------------------------------------------------------------------
-def ping(ctx: Ctx):
-    return {}
-
-
-def server_time(ctx: Ctx):
-    return {"serverTime": ctx.now}
-
-
 def exchange_info(ctx: Ctx):
     chosen = common.symbols_param(ctx)
     instruments = chosen if chosen is not None else list(ctx.venue.instruments.values())
@@ -383,9 +372,7 @@ def test_order(ctx: Ctx):
 
 
 def query_order(ctx: Ctx):
-    inst = common.instrument(ctx)
-    order = common.lookup_order(ctx, inst, missing=common.no_such_order())
-    return order_json(order)
+    return order_json(common.queried_order(ctx))
 
 
 def _cancel(ctx: Ctx, order: Order, cancel_client_id: str) -> dict:
@@ -415,48 +402,29 @@ def cancel_open_orders(ctx: Ctx):
 
 
 def open_orders(ctx: Ctx):
-    symbol = common.instrument(ctx).symbol if ctx.get("symbol") else None
-    return [order_json(o) for o in ctx.venue.open_orders(symbol)]
+    return [order_json(o) for o in common.open_orders_asked(ctx)]
 
 
 def all_orders(ctx: Ctx):
     inst = common.instrument(ctx)
     start, end = common.time_window(ctx, DAY_MS, "24 hours")
-    orders = [o for o in ctx.venue.orders if o.symbol == inst.symbol]
-    chosen = common.history(
-        orders,
-        key_id=lambda o: o.order_id,
-        key_time=lambda o: o.created,
-        from_id=ctx.integer("orderId"),
-        start=start,
-        end=end,
-        limit=common.limit_param(ctx, 500, 1000),
-    )
-    return [order_json(o) for o in chosen]
+    limit = common.limit_param(ctx, 500, 1000)
+    return [
+        order_json(o)
+        for o in common.order_history(ctx, {inst.symbol}, start=start, end=end, limit=limit)
+    ]
 
 
 def my_trades(ctx: Ctx):
     inst = common.instrument(ctx)
-    order_id = ctx.integer("orderId")
-    from_id = ctx.integer("fromId")
-    if order_id is not None and from_id is not None:
+    if ctx.integer("orderId") is not None and ctx.integer("fromId") is not None:
         raise BinanceError(-1106, "Parameter 'fromId' sent when not required.")
     start, end = common.time_window(ctx, DAY_MS, "24 hours")
-    trades = [
-        t
-        for t in ctx.venue.trades
-        if t.symbol == inst.symbol and (order_id is None or t.order_id == order_id)
+    limit = common.limit_param(ctx, 500, 1000)
+    return [
+        trade_json(t)
+        for t in common.trade_history(ctx, {inst.symbol}, start=start, end=end, limit=limit)
     ]
-    chosen = common.history(
-        trades,
-        key_id=lambda t: t.trade_id,
-        key_time=lambda t: t.time,
-        from_id=from_id,
-        start=start,
-        end=end,
-        limit=common.limit_param(ctx, 500, 1000),
-    )
-    return [trade_json(t) for t in chosen]
 
 
 def cancel_replace(ctx: Ctx):
@@ -564,8 +532,8 @@ def _symbol_weight(single: int, every: int):
 def endpoints() -> list[Endpoint]:
     e = Endpoint
     return [
-        e(API, "GET", "/api/v3/ping", ping),
-        e(API, "GET", "/api/v3/time", server_time),
+        e(API, "GET", "/api/v3/ping", common.ping),
+        e(API, "GET", "/api/v3/time", common.server_time),
         e(API, "GET", "/api/v3/exchangeInfo", exchange_info, weight=20),
         e(API, "GET", "/api/v3/depth", depth, weight=depth_weight),
         e(API, "GET", "/api/v3/ticker/price", ticker_price, weight=_symbol_weight(2, 4)),

@@ -20,13 +20,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--state-dir", default=".run", help="where the demo secrets are kept")
+        parser.add_argument(
+            "--skip-instruments",
+            action="store_true",
+            help="do not load instruments here (`make run`: the worker loads them at start, "
+            "once the emulator it starts beside answers)",
+        )
 
-    def handle(self, *args, state_dir, **options):
+    def handle(self, *args, state_dir, skip_instruments=False, **options):
         state = Path(state_dir)
         state.mkdir(parents=True, exist_ok=True)
         password = self._admin_password(state)
         raw_key = self._demo_key(state)
-        self._load_instruments()
+        if not skip_instruments:
+            self._load_instruments()
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(
             "\n".join(

@@ -139,7 +139,7 @@ def test_it_refuses_connections_during_an_outage_and_comes_back(emulator, binanc
 
 
 def test_it_ends_a_timed_outage_by_itself(emulator):
-    emulator.outage("bitmex", 0.5)
+    emulator.outage("bitmex", 2)  # long enough to see it down on a loaded machine
     with pytest.raises(httpx.ConnectError):
         httpx.get(emulator.bitmex_url + "/api/v1/instrument/active", timeout=2)
     emulator.wait_until_up("bitmex")

@@ -129,6 +129,30 @@ def test_a_refused_amend_goes_back_unchanged_with_the_reason(accepted, emulator)
     assert Decimal(truth["price"]) == order.price
 
 
+def test_a_cancel_refused_while_the_order_shows_new_is_an_event_without_a_state_change(
+    accepted, emulator
+):
+    order = accepted()
+    order_submit(order_id=order.pk)
+    # NEW with a cancel outstanding (the table has no NEW -> NEW edge to go "back" along)
+    Order.objects.filter(pk=order.pk).update(cancel_requested_at=timezone.now())
+    refusal = {"code": -2011, "msg": "Cancel rejected by the risk engine."}
+    emulator.add_fault(
+        "binance", "error", method="DELETE", path="/fapi/v1/order", status=400, body=refusal
+    )
+
+    assert order_cancel_send(order_id=order.pk) == "refused"
+
+    order = _refresh(order)
+    assert order.state == "NEW" and order.cancel_requested_at is None
+    last = order.events.order_by("-sequence").first()
+    assert (last.from_state, last.to_state, last.actor) == ("NEW", "NEW", "worker")
+    assert last.reason.startswith("cancel refused by binance.usdm")
+    assert "Cancel rejected by the risk engine." in last.reason
+    assert order_cancel_send(order_id=order.pk) == "noop"  # the cancel is over
+    assert emulator.order(order.client_order_id, USDM)["open"]
+
+
 def test_a_cancel_of_an_order_the_venue_never_saw_is_confirmed_after_the_delay(
     accepted, emulator, settings
 ):

@@ -7,12 +7,15 @@ settle, so the whole matrix (every market type, BTC/ETH/SOL, limit and market) t
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
+import httpx
 import pytest
 
-from orders.models import Fill, OrderAttempt
-from tests.fixtures.execution import EXECUTION_TEST_ENV, instrument, metric
+from orders.models import Fill, Order, OrderAttempt, OrderEvent
+from tests.fixtures.execution import EXECUTION_TEST_ENV, instrument, metric, order_body, wait_for
+from tests.fixtures.processes import GunicornServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -130,3 +133,102 @@ def test_an_order_is_amended_then_cancelled_on_each_venue_api(
     assert truth["status"] in VENUE_STATUS["CANCELED"] and not truth["open"]
     # Exactly one live venue order per platform order, whatever the amend did.
     assert not emulator.orders(venue_api, open=True)
+
+
+REFUSED_CANCELS = {  # venue API -> (symbol, the cancel endpoint, the venue's refusal body)
+    "binance.usdm": (
+        "BTC/USDT:USDT",
+        "/fapi/v1/order",
+        {"code": -2011, "msg": "Cancel rejected: order is locked by the risk engine."},
+    ),
+    "bitmex": (
+        "BTC/USD:BTC",
+        "/api/v1/order",
+        {
+            "error": {
+                "message": "Cancel rejected: order is locked by the risk engine.",
+                "name": "ValidationError",
+            }
+        },
+    ),
+}
+REFUSAL = "Cancel rejected: order is locked by the risk engine."
+
+
+@pytest.mark.parametrize("venue_api", sorted(REFUSED_CANCELS))
+def test_a_refused_cancel_is_in_the_timeline_with_the_venues_reason(
+    trader, venue_instruments, worker, emulator, venue_api
+):
+    symbol, path, body = REFUSED_CANCELS[venue_api]
+    order = trader.place(instrument(venue_api, symbol), type="limit")
+    trader.wait(order["id"], {"NEW"}, worker=worker)
+    venue = venue_api.split(".")[0]
+    emulator.add_fault(venue, "error", method="DELETE", path=path, status=400, body=body, count=1)
+
+    trader.cancel(order["id"])
+
+    def refused():
+        events = trader.events(order["id"])
+        return events if any(REFUSAL in (e["reason"] or "") for e in events) else None
+
+    events = wait_for(refused, what="the refused cancel in the order's events")
+    current = trader.get(order["id"])
+    assert current["state"] == "NEW", events
+    assert current["cancel_requested_at"] is None  # the cancel is over: refused
+    states = [(e["from_state"], e["to_state"]) for e in events]
+    assert ("NEW", "PENDING_CANCEL") in states
+    refusal = next(e for e in events if REFUSAL in (e["reason"] or ""))
+    assert refusal["reason"].startswith(f"cancel refused by {venue_api}")
+    assert refusal["actor"] == "worker"
+    # the venue still has it resting
+    assert emulator.order(current["client_order_id"], venue_api)["open"]
+
+
+def test_one_request_id_follows_an_order_from_the_post_to_the_venue_and_its_history(
+    make_key, venue_instruments, worker, emulator, tmp_path
+):
+    """Web (gunicorn, JSON logs) -> Celery task -> venue call -> OrderEvent / OrderAttempt rows
+    and the worker's JSON log lines: all under the X-Request-ID the client sent."""
+    web = GunicornServer(tmp_path / "web", workers=1)
+    try:
+        _key, raw = make_key(account="correlation")
+        cid = f"e2e-{uuid.uuid4().hex[:16]}"
+        body = order_body(instrument("binance.usdm", "BTC/USDT:USDT"), emulator, type="limit")
+        response = httpx.post(
+            web.url + "/api/v1/orders",
+            json=body,
+            headers={"Authorization": f"Bearer {raw}", "X-Request-ID": cid},
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+        assert response.headers["X-Request-ID"] == cid
+        order_id = response.json()["id"]
+        web.wait_for_log(
+            lambda line: line.get("event") == "http_request"
+            and line.get("path") == "/api/v1/orders"
+            and line.get("correlation_id") == cid,
+        )
+    finally:
+        web.stop()
+
+    order = wait_for(
+        lambda: Order.objects.filter(pk=order_id, state="NEW").first(),
+        what="the order acknowledged by the venue",
+    )
+    # the venue got it (ground truth), and the platform's call record carries the id
+    assert emulator.order(order.client_order_id, "binance.usdm")["open"]
+    (attempt,) = OrderAttempt.objects.filter(order_id=order_id)
+    assert attempt.correlation_id == cid and attempt.endpoint == "POST /fapi/v1/order"
+    # every event: the API's PENDING_NEW and the worker's NEW
+    events = list(OrderEvent.objects.filter(order_id=order_id).order_by("sequence"))
+    assert [(e.actor, e.to_state) for e in events] == [("api", "PENDING_NEW"), ("worker", "NEW")]
+    assert {e.correlation_id for e in events} == {cid}
+    # the worker's JSON log lines: the submit task and its venue call under the same id
+    call = worker.wait_for_log(
+        lambda line: line.get("event") == "venue_call"
+        and line.get("client_order_id") == order.client_order_id
+    )
+    assert call["correlation_id"] == cid and call["endpoint"] == "/fapi/v1/order"
+    task_lines = [line for line in worker.log_lines() if line.get("task_id") == call["task_id"]]
+    assert any("succeeded" in line.get("event", "") for line in task_lines)
+    assert {line["correlation_id"] for line in task_lines} == {cid}

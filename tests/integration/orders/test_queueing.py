@@ -38,7 +38,7 @@ def test_create_puts_the_submit_on_the_venue_api_queue(api, instruments, broker)
     order_id = response.json()["id"]
     queued = messages(broker, "binance.usdm")
     assert [task_of(m) for m in queued] == [("orders.tasks.submit_order", [order_id])]
-    assert queued[0]["headers"]["correlation_id"] == "req-123"
+    assert queued[0]["headers"]["x_request_id"] == "req-123"
     assert broker.llen("binance.spot") == broker.llen("bitmex") == broker.llen("default") == 0
 
 
@@ -70,6 +70,21 @@ def test_cancel_amend_and_reconcile_are_queued_too(account, instruments, broker)
         "orders.tasks.reconcile_order",
         "orders.tasks.amend_order",
     ]
+
+
+def test_an_explicit_correlation_id_travels_in_the_header_the_worker_binds(
+    account, instruments, broker
+):
+    from monitoring import correlation
+
+    correlation.clear()  # outside any request: an operator action with its own id
+    order = services.order_create(account=account, data=BODY)
+    broker.delete("binance.usdm")
+    services.order_request_reconcile(
+        order=order, actor="operator", reason="check", correlation_id="op-77"
+    )
+    (queued,) = messages(broker, "binance.usdm")
+    assert queued["headers"]["x_request_id"] == "op-77"
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back(account, instruments, broker):
