@@ -197,7 +197,8 @@ def test_it_summarises_api_accept_rounds():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_times_the_bare_request_beside_the_adapter(emulator):
+def test_it_times_the_bare_request_beside_the_adapter(emulator, fresh_reliability):
+    # fresh breaker handles: an earlier test's handle may still be on a local (open) breaker
     from bench import adapter
 
     bare = adapter.BareBinance(
