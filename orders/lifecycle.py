@@ -29,6 +29,7 @@ from django.utils import timezone
 from monitoring import correlation
 from monitoring.metrics import ORDER_TRANSITIONS
 from orders.errors import IllegalTransition, StaleOrder
+from orders.inserts import order_insert_with_event
 from orders.models import Actor, Fill, Order, OrderEvent, OrderState
 
 log = structlog.get_logger(__name__)
@@ -169,16 +170,21 @@ def accept(
     if _PROTECTED_FIELDS.intersection(fields) - {"account", "account_id", "client_order_id"}:
         raise ValueError("accept() sets state and version itself")
     now = timezone.now()
-    # No savepoint inside the caller's transaction: a failure here fails the whole accept.
-    with transaction.atomic(savepoint=False):
-        order = Order.objects.create(
-            state=S.PENDING_NEW, version=1, created_at=now, updated_at=now, **fields
-        )
-        _write_event(
-            order.pk, None, S.PENDING_NEW, actor, reason, correlation_id, payload, now, sequence=1
-        )
-        account_id = order.account_id
-        transaction.on_commit(lambda: _after_commit(account_id, S.PENDING_NEW.value, actor))
+    order = Order(state=S.PENDING_NEW, version=1, created_at=now, updated_at=now, **fields)
+    event = OrderEvent(
+        sequence=1,
+        from_state=None,
+        to_state=S.PENDING_NEW,
+        reason=reason,
+        actor=actor,
+        correlation_id=correlation_id or correlation.current(),
+        venue_payload=payload,
+        created_at=now,
+    )
+    # One statement: atomic by itself, or part of the caller's transaction when there is one.
+    order_insert_with_event(order, event)
+    account_id = order.account_id
+    transaction.on_commit(lambda: _after_commit(account_id, S.PENDING_NEW.value, actor))
     return order
 
 

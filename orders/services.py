@@ -109,29 +109,31 @@ def _check_venue_available(instrument, failover: list[str]) -> None:
 
 def _accept(account, instrument, request, failover, idempotency_key, fingerprint, cid) -> Order:
     now = timezone.now()
-    with transaction.atomic():
-        order = lifecycle.accept(
-            actor=Actor.API,
-            reason="accepted by the API",
-            correlation_id=cid,
-            account=account,
-            instrument=instrument,
-            venue=instrument.venue,
-            venue_api=instrument.venue_api,
-            side=request["side"],
-            type=request["type"],
-            time_in_force=request["time_in_force"],
-            quantity=request["quantity"],
-            price=request["price"],
-            client_order_id=mint_client_order_id(),
-            idempotency_key=idempotency_key or None,
-            request_fingerprint=fingerprint,
-            failover_venues=failover,
-            submit_deadline=now + timedelta(seconds=settings.ORDER_SUBMIT_DEADLINE_SECONDS),
-        )
-        enqueue_order_task(tasks.submit_order, order=order, correlation_id=cid)
-        labels = {"venue": order.venue_api, "order_type": order.type}
-        transaction.on_commit(lambda: ORDERS_ACCEPTED.labels(**labels).inc())
+    # No transaction block: lifecycle.accept writes the order and its first event in one
+    # statement (atomic by itself), and the hooks below run once it has committed.
+    order = lifecycle.accept(
+        actor=Actor.API,
+        reason="accepted by the API",
+        correlation_id=cid,
+        account=account,
+        instrument=instrument,
+        venue=instrument.venue,
+        venue_api=instrument.venue_api,
+        side=request["side"],
+        type=request["type"],
+        time_in_force=request["time_in_force"],
+        quantity=request["quantity"],
+        price=request["price"],
+        client_order_id=mint_client_order_id(),
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+        failover_venues=failover,
+        submit_deadline=now + timedelta(seconds=settings.ORDER_SUBMIT_DEADLINE_SECONDS),
+    )
+    # the order_accepted line below stands for the enqueue's own (a failure is still logged)
+    enqueue_order_task(tasks.submit_order, order=order, correlation_id=cid, log_enqueued=False)
+    labels = {"venue": order.venue_api, "order_type": order.type}
+    transaction.on_commit(lambda: ORDERS_ACCEPTED.labels(**labels).inc())
     log.info(
         "order_accepted",
         order_id=order.pk,
