@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import structlog
+from django_prometheus import middleware as prometheus
 
 from monitoring import correlation
 
@@ -29,3 +30,31 @@ class CorrelationIdMiddleware:
             )
         correlation.clear()
         return response
+
+
+class _LabelCache:
+    """django-prometheus's middleware, with each labelled child looked up once per process.
+
+    The same metrics (names, labels, values) as django_prometheus.middleware's; only
+    `metric.labels(...)`, which validates and hashes its labels on every call (about 17 calls
+    per request), becomes a dict lookup after a label set's first use. Label values are
+    bounded (views, methods, statuses, transports, charsets, template names).
+    """
+
+    def label_metric(self, metric, request, response=None, **labels):
+        if not labels:
+            return metric
+        key = (id(metric), *labels.items())
+        children = self.__dict__.setdefault("_children", {})
+        child = children.get(key)
+        if child is None:
+            child = children[key] = metric.labels(**labels)
+        return child
+
+
+class PrometheusBeforeMiddleware(_LabelCache, prometheus.PrometheusBeforeMiddleware):
+    pass
+
+
+class PrometheusAfterMiddleware(_LabelCache, prometheus.PrometheusAfterMiddleware):
+    pass
