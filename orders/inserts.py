@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.db.models.sql import InsertQuery
 
 from orders.models import Order, OrderEvent
@@ -54,11 +54,20 @@ def _statement(alias: str) -> str:
 
 
 def _params(obj, connection, skip: str | None = None) -> list:
-    return [
-        f.get_db_prep_save(getattr(obj, f.attname), connection)
-        for f in _fields(type(obj))
-        if f.attname != skip
-    ]
+    values = []
+    for field, text in _converters(type(obj), skip):
+        value = getattr(obj, field.attname)
+        # None is NULL for every field here; a str is itself for a plain text column
+        if value is not None and not (text and type(value) is str):
+            value = field.get_db_prep_save(value, connection)
+        values.append(value)
+    return values
+
+
+@cache
+def _converters(model, skip: str | None) -> list[tuple]:
+    plain = (models.CharField, models.TextField)
+    return [(f, type(f) in plain) for f in _fields(model) if f.attname != skip]
 
 
 def order_insert_with_event(order: Order, event: OrderEvent) -> Order:
