@@ -8,12 +8,7 @@ machine load; latency is measured from each request's due time (no coordinated o
 Celery worker runs: the submits queue up in Redis. Afterwards every 202 must be an order in
 PENDING_NEW. Target: p99 <= 10 ms at 200 orders/s (with the deployed WEB_CONCURRENCY).
 
---threads 1,2 adds gunicorn variants with WEB_THREADS=2 (gthread workers, which keep
-connections alive); the generator then keeps its connections open too, as a trading client
-does, instead of one connection per order (sync workers close every connection).
-
     python -m bench.api_accept [--rates 50,200] [--seconds 10] [--rounds 3] [--workers 2,4]
-                               [--threads 1]
 """
 
 from __future__ import annotations
@@ -42,7 +37,6 @@ WARMUP = 20  # unmeasured requests before each run (open_loop's default)
 
 COLUMNS = [
     Column("workers", "gunicorn workers"),
-    Column("threads", "threads (>1: keep-alive)"),
     Column("rate", "orders/s", ".0f"),
     Column("sent", "sent"),
     Column("errors", "errors"),
@@ -90,12 +84,11 @@ def rows_for(
 ) -> list[dict]:
     """One row per variant; cpu: (gunicorn, generator) CPU seconds per round, when measured."""
     rows = []
-    for variant, rounds in by_variant.items():  # (workers, rate) or (workers, threads, rate)
-        workers, *threads, _rate = variant
-        row = {"workers": workers, "threads": threads[0] if threads else 1, **merge(rounds).row()}
+    for (workers, rate), rounds in by_variant.items():
+        row = {"workers": workers, **merge(rounds).row()}
         if cpu is not None:
             sent = sum(len(r.latencies) + WARMUP for r in rounds)  # warm-up requests cost too
-            server, generator = (sum(v[i] for v in cpu[variant]) for i in (0, 1))
+            server, generator = (sum(v[i] for v in cpu[(workers, rate)]) for i in (0, 1))
             row["server_cpu_ms"] = 1000 * server / sent
             row["generator_cpu_ms"] = 1000 * generator / sent
         row["round_p99_ms"] = statistics.median(summary_ms(r.latencies)["p99"] for r in rounds)
@@ -112,15 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=comma_list(int), default="2,4", help="gunicorn worker counts to compare"
     )
-    parser.add_argument(
-        "--threads",
-        type=comma_list(int),
-        default="1",
-        help="WEB_THREADS values to compare (>1: gthread workers, keep-alive client)",
-    )
     args, report = parse_arguments("api_accept", parser, argv)
-    rates, counts, threads = args.rates, args.workers, args.threads
-    servers = [(w, t) for w in counts for t in threads]
+    rates, counts = args.rates, args.workers
     with Environment("api_accept") as env:
         from django.conf import settings
 
@@ -128,33 +114,29 @@ def main(argv: list[str] | None = None) -> int:
 
         instruments()
         keys = api_keys()
-        bases = {
-            (w, t): env.gunicorn(f"web-{w}-{t}", workers=w, WEB_THREADS=str(t)) for w, t in servers
-        }
-
-        def load(server, rate, seconds, warmup=WARMUP):
-            base = bases[server]
-            return open_loop(
-                lambda i: order_request(base, keys, i),
-                rate=rate,
-                seconds=seconds,
-                warmup=warmup,
-                keepalive=server[1] > 1,
-            )
-
-        for server in servers:  # each worker's first requests import the API: not measured
-            load(server, 50, 1)
-        by_variant: dict[tuple, list[LoadResult]] = {(*v, r): [] for v in servers for r in rates}
+        bases = {w: env.gunicorn(f"web-{w}", workers=w) for w in counts}
+        for base in bases.values():  # each worker's first requests import the API: not measured
+            open_loop(lambda i, base=base: order_request(base, keys, i), rate=50, seconds=1)
+        by_variant: dict[tuple, list[LoadResult]] = {(w, r): [] for w in counts for r in rates}
         # (gunicorn CPU s, generator CPU s) per round: what one order costs the 2 shared cores
         cpu: dict[tuple, list[tuple[float, float]]] = {v: [] for v in by_variant}
         for _round in range(args.rounds):
-            for workers, nthreads, rate in by_variant:
-                name = f"web-{workers}-{nthreads}"
-                server, generator = env.procs.cpu_seconds(name), time.process_time()
-                result = load((workers, nthreads), rate, args.seconds)
-                by_variant[(workers, nthreads, rate)].append(result)
-                cpu[(workers, nthreads, rate)].append(
-                    (env.procs.cpu_seconds(name) - server, time.process_time() - generator)
+            for workers, rate in by_variant:
+                base = bases[workers]
+                server, generator = env.procs.cpu_seconds(f"web-{workers}"), time.process_time()
+                by_variant[(workers, rate)].append(
+                    open_loop(
+                        lambda i, base=base: order_request(base, keys, i),
+                        rate=rate,
+                        seconds=args.seconds,
+                        warmup=WARMUP,
+                    )
+                )
+                cpu[(workers, rate)].append(
+                    (
+                        env.procs.cpu_seconds(f"web-{workers}") - server,
+                        time.process_time() - generator,
+                    )
                 )
                 env.procs.check_alive()
         rows = rows_for(by_variant, cpu)
@@ -163,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         report.data["orders_stored"] = stored
         report.table(
             "accept",
-            f"api_accept: POST /api/v1/orders -> 202 under gunicorn, open loop, "
+            f"api_accept: POST /api/v1/orders -> 202 under gunicorn (sync workers), open loop, "
             f"{args.rounds} rounds x {args.seconds:.0f} s per variant, interleaved; "
             f"{len(keys)} keys, throttle {throttle} each",
             COLUMNS,
@@ -172,13 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         accepted = sum(row["ok"] for row in rows)
         print(f"{accepted} accepted (202), {stored} orders stored in PENDING_NEW (+ warm-up)")
     deployed = int(os.environ.get("WEB_CONCURRENCY", "2"))  # deploy/gunicorn.conf.py default
-    deployed_threads = int(os.environ.get("WEB_THREADS", "1"))
     for row in rows:
         if row["rate"] == TARGET_RATE:
             what = f"p99 at {TARGET_RATE:.0f} orders/s, {row['workers']} workers"
-            if row["threads"] > 1:
-                what += f" x {row['threads']} threads, keep-alive"
-            if row["workers"] != deployed or row["threads"] != deployed_threads:
+            if row["workers"] != deployed:
                 what += " (not the deployed default)"
             report.target(what, row["p99_ms"], TARGET_P99_MS, "ms")
     return report.finish()

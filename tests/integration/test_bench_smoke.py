@@ -284,30 +284,3 @@ def test_it_composes_the_chaos_fault_shares_and_names_venue_states():
     assert rules[0]["accept"] and rules[2]["delay"] > 2  # longer than the chaos read timeout
     assert chaos._state("PartiallyFilled") == "PARTIALLY_FILLED" and chaos._state("NEW") == "NEW"
     assert chaos._filled_share({"filled_quantity": "3000", "quantity": "6000"}) == Decimal("0.5")
-
-
-class _KeepAlive(_Ok):
-    protocol_version = "HTTP/1.1"  # keeps the connection open after each answer
-
-
-def test_with_keepalive_it_reuses_connections_the_server_keeps_open():
-    from bench._load import Request, open_loop
-
-    results = {}
-    for handler in (_KeepAlive, _Ok):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/x"
-        try:
-            results[handler] = open_loop(
-                lambda i, url=url: Request("GET", url), rate=100, seconds=0.3, warmup=2,
-                keepalive=True,
-            )  # fmt: skip
-        finally:
-            server.shutdown()
-            server.server_close()
-    for result in results.values():
-        assert result.row()["ok"] == 30 and result.row()["errors"] == 0
-    # reused: far fewer connections than requests (a loaded machine answers slower: a few more)
-    assert 1 <= results[_KeepAlive].connections <= 16
-    assert results[_Ok].connections == 32  # HTTP/1.0 answers: a connection per request
