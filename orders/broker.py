@@ -12,7 +12,8 @@ through one redis-py client kept per process. A worker cannot tell it from apply
 Only the plain case takes this path: a Redis broker without key prefix or priorities, JSON,
 protocol 2. Anything else goes through apply_async. Celery's publish signals
 (before/after_task_publish) are not sent here: the correlation id header they would add is set
-explicitly.
+explicitly. A task queued from inside another task does not carry the parent's lineage
+(parent_id, root_id: nothing here reads them; there is no result backend).
 """
 
 from __future__ import annotations
