@@ -13,8 +13,17 @@ import pytest
 from orders import services, tasks
 from orders.broker import DirectPublisher, publisher
 from orders.models import Order
+from tests.fixtures.worker import forget_broker_connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broker_connections():
+    """Tests here restart Redis: no later test may find this process's pooled connections dead."""
+    yield
+    forget_broker_connections()
+
 
 BODY = {
     "exchange": "binance",
@@ -96,19 +105,9 @@ def test_the_client_survives_a_redis_restart_and_a_worker_runs_the_message(redis
         tasks.submit_order, args=[10**9], queue="binance.usdm", headers={"x_request_id": "after"}
     )
 
-    _forget_kombu_connections()  # this process's own (the fixture pings the worker through them)
     worker.start()
     line = worker.wait_for_log(lambda line: line.get("correlation_id") == "after")
     assert line.get("task") == "orders.tasks.submit_order", line
-
-
-def _forget_kombu_connections() -> None:
-    from kombu import pools
-
-    from trading.celery import app
-
-    pools.reset()
-    app._after_fork()  # drops the app's connection and producer pools, as after a fork
 
 
 def test_a_publish_that_fails_leaves_the_order_pending_new_and_logs_it(
