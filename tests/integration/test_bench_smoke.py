@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,6 +143,34 @@ def test_a_bulk_load_puts_back_every_index_and_constraint():
     assert schema() == before
     assert account.orders.count() == 300
     assert schema() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_benchmark_database_holds_none_of_the_orders_database_url_holds(order_factory, account):
+    """bench/console.py seeds a million orders into DATABASE_URL's database; the other
+    benchmarks' databases were copies of it, so the reads benchmark's "10 k" set was a table of
+    1.01 M rows (and its keyset page read 5,050 of them). Now every run copies a fresh, empty
+    template."""
+    import psycopg
+    from django.db import connection
+
+    from bench import reads
+
+    order_factory(account)
+    url = harness._with_path(os.environ["DATABASE_URL"], f"/{connection.settings_dict['NAME']}")
+    env = harness.Environment("isolation")
+    try:
+        env._migrate_template(url)
+        copy = env.create_database("bench_isolation")
+        with psycopg.connect(copy) as conn:
+            assert conn.execute("SELECT count(*) FROM orders_order").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+    finally:
+        for name in env.databases:
+            env._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        env._remove_tmp()
+    with pytest.raises(RuntimeError, match="holds 1 orders, not the 0 loaded"):
+        reads.check_alone("default", 0)
 
 
 class _Ok(BaseHTTPRequestHandler):
