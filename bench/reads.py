@@ -2,17 +2,21 @@
 from the cache at a fixed rate.
 
 Two databases are loaded with binary COPY (psycopg): one with --small orders, one with --large,
-the same shape (one account, a year of history, 100 active orders, the rest terminal). First
-each query's plans run under EXPLAIN (ANALYZE, BUFFERS) on both: the rows a plan node touches
-must not grow with the table (the noise-free check). Then every query runs against both data
-sets side by side, in ABBA order (query A small then large, next round large then small),
-through the selectors in this process and through the API of two gunicorns (one per database).
-The target: each query's large-set figure <= 1.2 x its small-set figure; the A/A column (the
-small set's two halves against each other) shows how much of a p99 ratio is noise. Last, an
-open-loop generator asks GET /api/v1/orders/active at --active-rate for --active-seconds
-(target: p99 <= 5 ms at 500 req/s).
+the same shape (one account, a year of history, 100 active orders, the rest terminal), each
+alone in its table (checked: both are copies of a fresh, empty template). First each query's
+plans run under EXPLAIN (ANALYZE, BUFFERS) on both: the rows a plan node touches must not grow
+with the table (the noise-free check). Then every query runs against both data sets side by
+side, in ABBA order (query A small then large, next round large then small), through the
+selectors in this process (--iterations rounds) and through the API of two gunicorns, one per
+database (--api-iterations rounds, after warm-up rounds on both). The target: each query's
+large-set figure <= 1.2 x its small-set figure. Each p99 ratio comes with a 95 % bootstrap
+interval (rounds resampled, both sizes of a round together) and an A/A control (the small set's
+two halves against each other): an interval that reaches below 1.2, or a ratio inside its A/A
+spread, is not a regression. Last, an open-loop generator asks GET /api/v1/orders/active at
+--active-rate for --active-seconds (target: p99 <= 5 ms at 500 req/s).
 
-    python -m bench.reads [--small 10000] [--large 1000000] [--iterations 500]
+    python -m bench.reads [--small 10000] [--large 1000000] [--iterations 300]
+                          [--api-iterations 1000]
     python -m bench.reads --active-only [--active-rate 500] [--active-seconds 20]
 """
 
@@ -504,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument(
-        "--iterations", type=int, default=200, help="selector rounds (per query and size)"
+        "--iterations", type=int, default=300, help="selector rounds (per query and size)"
     )
     parser.add_argument(
         "--api-iterations",
