@@ -69,6 +69,25 @@ def test_it_takes_nearest_rank_percentiles():
     }
 
 
+def test_it_brackets_a_p99_ratio_with_a_bootstrap_interval():
+    small = [1 + (i % 100) / 100 for i in range(1000)]
+    low, high = harness.p99_ratio_ci(small, [2 * t for t in small])
+    assert low == high == 2  # a ratio every resample agrees on
+    spiky = [t + (5 if i % 97 == 0 else 0) for i, t in enumerate(small)]  # 11 outliers in 1,000
+    low, high = harness.p99_ratio_ci(small, spiky)
+    # the p99 of 1,000 is the 11th-largest: on the edge of the 11 outliers, 3x or 1x by chance
+    assert low < 1.5 < high
+    assert harness.abba("ab", 0) == ["a", "b"] and harness.abba("ab", 1) == ["b", "a"]
+    calls = []
+    times = harness.interleaved(
+        ["q"], ["a", "b"], lambda n, v: calls.append(v) or 0.0, rounds=2, warmup=1
+    )
+    assert calls == ["a", "b", "b", "a", "a", "b"] and times == {
+        ("q", "a"): [0.0] * 2,
+        ("q", "b"): [0.0] * 2,
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_copies_orders_and_measures_the_list_queries(tmp_path):
     from django.db.models import F
