@@ -31,17 +31,15 @@ A VenueError raised by an adapter carries the record of the exchange that produc
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import structlog
-
 from monitoring import correlation
+from monitoring.logging import log_event
 from reliability.errors import ErrorClass
-
-log = structlog.get_logger(__name__)
 
 OK = "ok"
 
@@ -140,14 +138,13 @@ def _log(record: CallRecord) -> None:
     if record.client_order_id:
         fields["client_order_id"] = record.client_order_id
     if record.outcome == OK:
-        log.info("venue_call", **fields)
+        log_event(__name__, logging.INFO, "venue_call", fields)
         return
-    log.warning(
-        "venue_call",
-        **fields,
+    fields.update(
         error_class=record.error_class.value if record.error_class else None,
         venue_code=record.venue_code,
         venue_message=(record.message or "")[:200],
         sent=record.sent,
         retry_after=record.retry_after,
     )
+    log_event(__name__, logging.WARNING, "venue_call", fields)
