@@ -179,8 +179,16 @@ class Breaker:
             if self._ok_n == 0 or self._ok_gen != permit.gen:
                 # a batch of another generation would be stale in Redis: it is dropped
                 self._ok_n, self._ok_gen, self._ok_since = 0, permit.gen, now
+                _flusher.ensure_running()
             self._ok_n += 1
             return now - self._ok_since >= self.config.cache_seconds
+
+    def flush_if_due(self, now: float) -> None:
+        """Records a batch that is cache_seconds old (the flusher thread: a process that
+        stopped making calls records its last successes all the same)."""
+        with self._lock:
+            if self._ok_n and now - self._ok_since >= self.config.cache_seconds:
+                self.flush_successes()
 
     def take_successes(self) -> tuple[int, int]:
         """The batch (count, generation), no longer held by this process."""
@@ -282,9 +290,9 @@ class Breaker:
 
     def _run(self, op: str, **kw):
         channel().drain()  # this thread's deferred commands reach Redis before this one
-        if op != "peek":
-            self.flush_successes()  # and this process's batch of successes
         with self._lock:
+            if op != "peek":
+                self.flush_successes()  # and this process's batch of successes
             return self._run_locked(op, **kw)
 
     def _run_locked(self, op: str, **kw):
@@ -396,6 +404,46 @@ def all_breakers() -> dict[str, dict]:
 def forget_breakers() -> None:
     """Drop this process's handles (tests; after a fork the handles are rebuilt anyway)."""
     _breakers.clear()
+
+
+class _Flusher:
+    """One daemon thread per process recording batches of successes that grew old while no
+    call came to take them along (started on demand, again after a fork)."""
+
+    def __init__(self):
+        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None:
+            return
+        with self._start_lock:
+            if self._pid == os.getpid() and self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="breaker-success-flusher", daemon=True
+            )
+            self._pid = os.getpid()
+            self._thread.start()
+
+    @staticmethod
+    def _loop() -> None:
+        import time
+
+        while True:
+            breakers = list(_breakers.values())
+            wait = min((b.config.cache_seconds for b in breakers), default=0.1)
+            time.sleep(max(wait, 0.02))
+            now = runtime().clock()
+            for breaker in breakers:
+                try:
+                    breaker.flush_if_due(now)
+                except Exception as exc:  # never let the thread die
+                    log.error("breaker.flush_failed", error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+_flusher = _Flusher()
 
 
 def _after_fork_in_child() -> None:

@@ -81,10 +81,19 @@ def _cost(budget: Budget, weight: int, orders: int) -> int:
     return {"weight": weight, "orders": orders, "request": 1}[budget.cost]
 
 
-def _lowered(headers) -> dict[str, str]:
-    """A response's headers by lower-case name (one pass; any mapping, httpx.Headers too)."""
+def _lowered(headers, wanted: dict[bytes, str] | None = None) -> dict[str, str]:
+    """A response's headers by lower-case name (one pass; any mapping, httpx.Headers too);
+    of an httpx.Headers only the `wanted` ones (lower-case bytes -> name), read raw."""
     if not headers:
         return {}
+    raw = getattr(headers, "raw", None) if wanted is not None else None
+    if isinstance(raw, list):
+        found = {}
+        for key, value in raw:
+            name = wanted.get(key.lower())
+            if name is not None:
+                found[name] = value.decode("latin-1")
+        return found
     try:
         items = headers.items()
     except AttributeError:
@@ -147,7 +156,8 @@ class RateBudget:
         self._lease: _Lease | None = None
         self._lease_lock = threading.Lock()
         self._sizes: list[int] | None = None  # the lease asked for with the last trip
-        self._last_lease: _Lease | None = None  # the lease given back last (its use sizes the next)
+        self._last_lease: _Lease | None = None  # the lease given back last (sizes the next)
+        self._wanted_headers: tuple | None = None
 
     @property
     def config(self) -> RateConfig:
@@ -343,16 +353,18 @@ class RateBudget:
         """What a response tells the shared budget (observe() without applying it), or None
         when it tells nothing new."""
         now = runtime().clock()
-        lowered = _lowered(headers)
+        config = self.config
+        budgets = config.budgets[self.venue_api]
+        lowered = _lowered(headers, self._wanted(budgets))
         header_wait = _number(lowered.get("retry-after"))
         wait = retry_after if retry_after is not None else header_wait
         cooldown_until = ban_until = 0.0
         if banned or status == 418:
-            ban_until = now + float(wait if wait else self.config.ban_default_seconds)
+            ban_until = now + float(wait if wait else config.ban_default_seconds)
         elif status == 429:
-            cooldown_until = now + float(wait if wait else self.config.cooldown_default_seconds)
+            cooldown_until = now + float(wait if wait else config.cooldown_default_seconds)
         values = []
-        for b in self.budgets:
+        for b in budgets:
             value = _number(lowered.get(b.header)) if b.header else None
             values.append(value)
             if b.kind == "bucket" and value is not None and value <= 0:
@@ -364,6 +376,14 @@ class RateBudget:
         if not (cooldown_until or ban_until) and self._nothing_new(values, known_used):
             return None
         return Correction(now, cooldown_until, ban_until, values)
+
+    def _wanted(self, budgets) -> dict[bytes, str]:
+        """The response headers correction() reads (lower-case bytes -> name)."""
+        cached = self._wanted_headers
+        if cached is None or cached[0] is not budgets:
+            names = ["retry-after", "x-ratelimit-reset", *(b.header for b in budgets if b.header)]
+            cached = self._wanted_headers = (budgets, {n.encode(): n for n in names})
+        return cached[1]
 
     def apply(self, correction: Correction):
         """Applies a correction (one Redis round trip); returns the end of a ban, else None."""

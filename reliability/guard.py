@@ -55,6 +55,7 @@ from tenacity import Retrying, retry_if_exception
 
 from monitoring.metrics import VENUE_CALL_SECONDS, VENUE_CALLS, VENUE_ERRORS
 from reliability.channel import channel
+from reliability.detection import PROBE_OPERATION
 from reliability.detection import after_failure as confirm_outage
 from reliability.errors import (
     BreakerOpenError,
@@ -241,6 +242,7 @@ class _Attempt:
         if (
             not is_slow
             and not permit.probe
+            and self.operation != PROBE_OPERATION  # its success ends an outage confirmation
             and breaker.seen_closed()
             and not budget.degraded
             and (correction is None or correction.counts_only)
