@@ -410,6 +410,13 @@ class RateBudget:
         args = self._observe_args(correction.now, 0.0, 0.0, correction.values)
         pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
 
+    def leased(self) -> list[float]:
+        """Per budget: what this process's lease has left to spend (0 without one)."""
+        lease = self._lease
+        if lease is None or not lease.active or lease.budgets is not self.budgets:
+            return [0.0] * len(self.budgets)
+        return list(lease.left)
+
     def stop_lease(self) -> None:
         """Spend no more of the lease (what is left goes back with the next trip)."""
         lease = self._lease
