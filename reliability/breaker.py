@@ -221,22 +221,17 @@ class Breaker:
             with self._lock:
                 self._run_locked("record", ok=True, gen=gen, probe=False, count=count)
 
-    def permit(self, reply) -> Permit:
-        """The Permit of a queued acquire's reply, or BreakerOpenError."""
+    def permit(self, reply, *, sent_at: float) -> Permit:
+        """The Permit of a queued acquire's reply (sent at sent_at), or BreakerOpenError."""
         step = RedisBreakerStore._step(reply)
-        self._after(step, local=False, actor="system", reason="", cause="")
+        self._after(step, local=False, actor="system", reason="", cause="", seen_at=sent_at)
         publish_state(self.venue_api, step.state)  # as check() does on the step-by-step path
         return self._permit(step)
 
     def recorded(self, reply) -> None:
         """Takes in a queued record's reply (logs and stores a transition it made)."""
         self._after(
-            RedisBreakerStore._step(reply),
-            local=False,
-            actor="system",
-            reason="",
-            cause="",
-            fresh=False,
+            RedisBreakerStore._step(reply), local=False, actor="system", reason="", cause=""
         )
 
     def _permit(self, step: Step) -> Permit:
@@ -313,19 +308,29 @@ class Breaker:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._fall_back(now, exc)
             else:
-                self._after(result, local=False, actor=actor, reason=reason, cause=cause)
+                self._after(
+                    result, local=False, actor=actor, reason=reason, cause=cause, seen_at=now
+                )
                 return result
         result = getattr(self._local, op)(self.venue_api, now, config, **args)
         self._after(result, local=True, actor=actor, reason=reason, cause=cause)
         return result
 
     def _after(
-        self, result, *, local: bool, actor: str, reason: str, cause: str, fresh: bool = True
+        self,
+        result,
+        *,
+        local: bool,
+        actor: str,
+        reason: str,
+        cause: str,
+        seen_at: float | None = None,
     ) -> None:
-        """Takes in a store's answer. fresh: the answer is Redis's state now (a deferred
-        reply read later is not: it may not renew this process's view)."""
-        if not local and fresh:
-            self._seen_at = runtime().clock()
+        """Takes in a store's answer. seen_at: when the request it answers was sent (Redis's
+        state is at least that recent: it renews this process's view from that time; a
+        deferred reply, read later, does not renew it)."""
+        if not local and seen_at is not None:
+            self._seen_at = seen_at
         if isinstance(result, Step):
             self._last_state, self._last_retry_at = result.state, result.retry_at
             self._last_gen = result.gen

@@ -155,7 +155,6 @@ class RateBudget:
         self._owner = uuid.uuid4().hex[:16]  # this process's name on its leases
         self._lease: _Lease | None = None
         self._lease_lock = threading.Lock()
-        self._sizes: list[int] | None = None  # the lease asked for with the last trip
         self._last_lease: _Lease | None = None  # the lease given back last (sizes the next)
         self._wanted_headers: tuple | None = None
 
@@ -227,11 +226,12 @@ class RateBudget:
         lease = self._lease
         if lease is None or not lease.active or now >= lease.until or priority > 1:
             return None
+        config = settings.RELIABILITY_RATE
         budgets = lease.budgets
-        if self._degraded or budgets is not self.budgets:
+        if self._degraded or budgets is not config.budgets[self.venue_api]:
             return None
         costs = _costs(budgets, weight, orders)
-        guard = self.config.window_guard_seconds
+        guard = config.window_guard_seconds
         with self._lease_lock:
             for b, window, left, cost in zip(
                 budgets, lease.windows, lease.left, costs, strict=True
@@ -251,8 +251,9 @@ class RateBudget:
 
     def queue_acquire(
         self, pipe, *, weight: int, orders: int, priority: int, lease: bool = False
-    ) -> None:
-        """Adds one acquire (no waiting) to a Redis pipeline; read it with acquired().
+    ) -> tuple:
+        """Adds one acquire (no waiting) to a Redis pipeline; hand its reply and the ticket
+        returned here to acquired().
 
         lease (HIGH or NORMAL calls, leases on): this process's lease is given back and a new
         one asked for in the same step."""
@@ -263,21 +264,22 @@ class RateBudget:
         if lease and int(priority) <= 1 and config.lease_share > 0 and not self._degraded:
             back = self._give_back(now, budgets)
             sizes = self._lease_sizes(now, budgets, _costs(budgets, weight, orders))
-        self._sizes = sizes
         args = self._acquire_args(now, weight, orders, share, sizes=sizes, back=back)
         pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
+        return sizes, now
 
-    def acquired(self, reply) -> list[float] | None:
+    def acquired(self, reply, ticket: tuple = (None, 0.0)) -> list[float] | None:
         """Each budget's use if a queued acquire charged the call (and takes in the lease it
         granted); None if it did not (the caller then waits through acquire())."""
+        sizes, sized_at = ticket
         if reply[0] != "ok":
             return None
         budgets = self.budgets
         n = len(budgets)
         used = [float(v) for v in reply[2 : 2 + n]]
         granted = [float(v) for v in reply[2 + n : 2 + 2 * n]]
-        if self._sizes is not None and any(granted):
-            now = runtime().clock()
+        if sizes is not None and any(granted):
+            now = sized_at  # the time the script charged it at: its window, its end
             windows = [math.floor(now / b.period) if b.kind == "window" else -1 for b in budgets]
             self._lease = _Lease(
                 budgets, windows, granted, used, now, now + self.config.lease_seconds
@@ -373,7 +375,7 @@ class RateBudget:
                     cooldown_until = max(cooldown_until, reset)
         if not (cooldown_until or ban_until or any(v is not None for v in values)):
             return None
-        if not (cooldown_until or ban_until) and self._nothing_new(values, known_used):
+        if not (cooldown_until or ban_until) and self._nothing_new(budgets, values, known_used):
             return None
         return Correction(now, cooldown_until, ban_until, values)
 
@@ -427,10 +429,11 @@ class RateBudget:
         """Drop the lease without giving it back (a forked child: the parent holds it)."""
         self._lease = self._last_lease = None
 
-    def _nothing_new(self, values: list, known_used: list[float] | None) -> bool:
+    @staticmethod
+    def _nothing_new(budgets, values: list, known_used: list[float] | None) -> bool:
         if known_used is None or len(known_used) != len(values):
             return False
-        for b, value, used in zip(self.budgets, values, known_used, strict=True):
+        for b, value, used in zip(budgets, values, known_used, strict=True):
             if value is None:
                 continue
             if b.kind == "window" and value > used:

@@ -199,10 +199,11 @@ class _Attempt:
     def _admit_together(self, breaker, budget):
         ch = channel()
         batch = ch.batch()
-        budget.queue_acquire(
+        ticket = budget.queue_acquire(
             batch, weight=self.weight, orders=self.orders, priority=self.priority, lease=True
         )
         successes = breaker.queue_acquire(batch)
+        sent_at = runtime().clock()
         replies = ch.call(batch)
         if replies is None:
             # Redis failed: the step-by-step path falls back to local state; the successes
@@ -214,8 +215,8 @@ class _Attempt:
             breaker.replay_successes(successes)
         if isinstance(budget_reply, Exception) or isinstance(breaker_reply, Exception):
             return None  # e.g. scripts not loaded yet (NOSCRIPT): nothing was charged or taken
-        used = budget.acquired(budget_reply)
-        permit = breaker.permit(breaker_reply)  # BreakerOpenError when it opened meanwhile
+        used = budget.acquired(budget_reply, ticket)
+        permit = breaker.permit(breaker_reply, sent_at=sent_at)  # BreakerOpenError if open
         if used is None:
             # Budget short: wait for it holding the permit. (If the breaker had gone half-open
             # meanwhile and the wait then fails, the probe slot lapses with its lease.)

@@ -43,20 +43,24 @@ def test_a_breaker_opened_in_another_process_refuses_here_within_the_cache_time(
         target=procs.opener_worker, args=(dict(worker_env), API, start_at, how, results)
     )
     opener.start()
-    refused_at = None
+    refused_at, admitted = None, []  # when each call admitted here started
     deadline = start_at + 30
     while time.time() < deadline:
+        started = time.time()
         try:
             guarded_call(API, "query", ok)
         except BreakerOpenError:
-            refused_at = time.time()
+            refused_at = started
             break
+        admitted.append(started)
         time.sleep(0.002)
-    opened_at = results.get(timeout=60)
+    opened_at = results.get(timeout=60)  # taken after Redis had it
     opener.join(10)
     assert refused_at is not None, "the breaker opened elsewhere never refused a call here"
-    # within the cache time, plus what a loaded machine adds to one loop turn
-    assert refused_at - opened_at <= cache + 0.25, (refused_at - opened_at, cache)
+    # no call that started later than the cache time after the opening was let through (a
+    # bound on when calls start, whatever a loaded machine does to this loop's pace)
+    assert max(admitted) <= opened_at + cache, (max(admitted) - opened_at, cache)
+    assert refused_at >= max(admitted)
     assert Breaker(API).snapshot()["state"] in ("open", "forced_open")
 
 
