@@ -246,16 +246,23 @@ class _Record(logging.LogRecord):
         self.relativeCreated = (now_ns - logging._startTime * 1e9) / 1e6
         self.thread = threading.get_ident()
         self.threadName = threading.current_thread().name
-        self.processName = _process_name()
-        self.process = os.getpid()
+        self.process, self.processName = _process()
         self.taskName = None
         self.rendered_line = line
 
 
-def _process_name() -> str:
-    import multiprocessing
+_process_cache: tuple[int, str] | None = None
 
-    return multiprocessing.current_process().name
+
+def _process() -> tuple[int, str]:
+    """(pid, multiprocessing's process name), looked up once per process."""
+    global _process_cache
+    cached = _process_cache
+    if cached is None or cached[0] != os.getpid():
+        import multiprocessing
+
+        cached = _process_cache = (os.getpid(), multiprocessing.current_process().name)
+    return cached
 
 
 def log_event(logger_name: str, level: int, event: str, fields: dict) -> None:
