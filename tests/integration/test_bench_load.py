@@ -102,3 +102,50 @@ def test_a_response_cut_short_is_an_error():
     finally:
         cut.close()
     assert result.statuses == {"ConnectionResetError": 1}
+
+
+class KeepAliveServer(Server):
+    """Answers every request on a connection until the client closes it (HTTP/1.1 keep-alive);
+    with `close_after`, closes each connection after that many answers."""
+
+    def __init__(self, close_after: int = 0):
+        self.close_after = close_after
+        super().__init__()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        answered = 0
+        with conn:
+            while conn.recv(65536):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                answered += 1
+                self.served += 1
+                if answered == self.close_after:
+                    return
+
+
+def test_with_keepalive_it_reuses_connections_and_reopens_closed_ones():
+    kept, closing = KeepAliveServer(), KeepAliveServer(close_after=3)
+    try:
+        reused = open_loop(
+            lambda i: Request("GET", kept.url), rate=100, seconds=0.3, warmup=2, keepalive=True
+        )
+        reopened = open_loop(
+            lambda i: Request("GET", closing.url), rate=100, seconds=0.3, warmup=2, keepalive=True
+        )
+        fresh = open_loop(lambda i: Request("GET", kept.url), rate=100, seconds=0.3, warmup=2)
+    finally:
+        kept.close()
+        closing.close()
+    for result in (reused, reopened, fresh):
+        assert result.statuses == {"200": 30}, result.statuses
+    assert 1 <= reused.connections <= 16  # a loaded machine answers slower: a few more
+    assert reopened.connections >= 32 / 3  # the server closed each after 3 answers
+    assert fresh.connections == 32  # without keepalive: one per request, warm-up included

@@ -133,17 +133,15 @@ def emulator_order_worker(env, index, orders_per_second, start_at, count, result
     os.environ.update(env)
     import time
     from dataclasses import replace
-    from decimal import Decimal
 
     import django
 
     django.setup()
     from django.conf import settings
 
+    from bench._venue import limit_order, place
     from exchanges.registry import adapter_for
-    from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
     from reliability.conf import Budget
-    from reliability.errors import VenueError
 
     rate = settings.RELIABILITY_RATE
     settings.RELIABILITY_RATE = replace(
@@ -167,23 +165,14 @@ def emulator_order_worker(env, index, orders_per_second, start_at, count, result
     adapter = adapter_for("bitmex")
     adapter.open_orders(venue_symbol="XBTUSD")  # warm up (instrument lookup) before the race
     time.sleep(max(0.0, start_at - time.time()))
-    placed, errors = 0, []
-    for i in range(count):
-        request = PlaceOrder(
-            venue_symbol="XBTUSD",
-            client_order_id=f"budget-{index}-{i}",
-            side=Side.BUY,
-            order_type=OrderType.LIMIT,
-            quantity=Decimal("100"),
-            price=Decimal("10000.0"),
-            time_in_force=TimeInForce.GTC,
+    outcomes = [
+        place(
+            adapter, limit_order("XBTUSD", f"budget-{index}-{i}", quantity="100", price="10000.0")
         )
-        try:
-            adapter.place_order(request)
-            placed += 1
-        except VenueError as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-    results.put((placed, errors))
+        for i in range(count)
+    ]
+    errors = [outcome for outcome in outcomes if outcome != "placed"]
+    results.put((len(outcomes) - len(errors), errors))
 
 
 def lease_worker(env, limit, period, start_at, calls, url, results):

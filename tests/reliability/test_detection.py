@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY
 
+from bench._venue import limit_order
+from bench._venue import place as place_order
 from monitoring.redis import state_client
 from reliability import detection
 from reliability.breaker import breaker_for
@@ -286,23 +287,10 @@ def usdm(emulator, fresh_reliability):
     reset_adapters()
 
 
-def place(adapter):
-    from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
-
-    request = PlaceOrder(
-        venue_symbol="BTCUSDT",
-        client_order_id=f"det{uuid.uuid4().hex[:29]}",
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=Decimal("0.010"),
-        price=Decimal("50000.0"),
-        time_in_force=TimeInForce.GTC,
-    )
-    try:
-        adapter.place_order(request)
-    except Exception as exc:  # failures are the point here
-        return type(exc).__name__
-    return "placed"
+def place(adapter) -> str:
+    """One resting order: "placed" or the name of the error it met."""
+    order = limit_order("BTCUSDT", f"det{uuid.uuid4().hex[:29]}", quantity="0.010", price="50000.0")
+    return place_order(adapter, order)
 
 
 @pytest.mark.parametrize("mode", ["503", "refuse"])
