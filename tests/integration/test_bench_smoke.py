@@ -279,11 +279,15 @@ def test_it_times_the_bare_request_beside_the_adapter(emulator, fresh_reliabilit
         "bare httpx": bare,
         "adapter": adapter.ThroughAdapter("binance.usdm", "BTCUSDT", "0.010", "50000.0"),
     }
-    times = adapter.measure(runners, iterations=2, warmup=1)
-    rows = adapter.rows_for("binance.usdm", times)
+    times, cpu = adapter.measure(runners, iterations=2, warmup=1)
+    redis = adapter.redis_per_pair(runners["adapter"], pairs=2)
+    rows = adapter.rows_for("binance.usdm", times, cpu, redis)
     assert [r["variant"] for r in rows] == ["bare httpx", "adapter"]
     assert rows[0]["ratio_p50"] == 1.0 and rows[1]["n"] == 2
-    assert len([o for o in emulator.orders("binance") if o["status"] == "CANCELED"]) == 6
+    assert rows[0]["cpu_ms"] > 0 and rows[1]["cpu_ms"] > 0
+    assert rows[1]["redis_commands_per_pair"] >= 0 <= rows[1]["redis_waited_per_pair"]
+    assert "redis_waited_per_pair" not in rows[0]  # the bare variant makes no Redis trip
+    assert len([o for o in emulator.orders("binance") if o["status"] == "CANCELED"]) == 8
 
 
 def test_it_computes_the_alert_time_from_the_rule(tmp_path):

@@ -245,9 +245,11 @@ def test_a_call_that_hung_past_the_time_limit_is_not_confirmed(venue, fake_clock
     assert breaker_for(API).snapshot()["consecutive_failures"] == 1
 
 
-def test_the_pings_are_single_attempts_charged_to_the_rate_budget(venue):
+def test_the_pings_are_single_attempts_charged_to_the_rate_budget(venue, settings):
     from reliability.budget import budget_for
 
+    # charges counted one by one: no budget leased ahead (reliability/budget.py)
+    settings.RELIABILITY_RATE = dataclasses.replace(settings.RELIABILITY_RATE, lease_share=0)
     before = budget_for(API).snapshot()
     venue.down = True
     submit(venue.fails(outage_503()))
