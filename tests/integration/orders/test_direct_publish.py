@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_broker_connections():
-    """Tests here restart Redis: no later test may find this process's pooled connections dead."""
+def _fresh_broker_connections(fresh_reliability):
+    """Tests here stop Redis: no later test may find this process's pooled broker connections
+    dead, nor breaker state its handles kept locally meanwhile (fresh_reliability)."""
     yield
     forget_broker_connections()
 
