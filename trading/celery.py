@@ -25,6 +25,7 @@ app.autodiscover_tasks()
 
 # Correlation ids, task metrics, the worker's metrics endpoint and heartbeat (monitoring owns them).
 import monitoring.worker  # noqa: E402, F401
+import trading.celery_db  # noqa: E402, F401 - database connections kept between tasks
 
 
 @signals.setup_logging.connect
