@@ -11,6 +11,7 @@ SIGTERM.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -34,6 +35,39 @@ VENV_BIN = Path(sys.executable).parent
 
 # Venue credentials the benchmarks give the emulator and the platform (loopback only).
 VENUE_KEY, VENUE_SECRET = "bench-key", "bench-secret"
+
+
+# --- arguments -----------------------------------------------------------------------------
+def comma_list(kind: Callable[[str], Any] = str) -> Callable[[str], list]:
+    """An argparse type: "1,5,20" -> [kind("1"), kind("5"), kind("20")] (string defaults too)."""
+
+    def parse(text: str) -> list:
+        return [kind(part) for part in text.split(",") if part.strip()]
+
+    return parse
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's argument parser, described by the first line of its module docstring."""
+    return argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
+
+
+def add_rates(parser: argparse.ArgumentParser, *, default: str) -> None:
+    """--rates: the arrival rates to try, orders per second ("50,200")."""
+    parser.add_argument(
+        "--rates",
+        type=comma_list(float),
+        default=default,
+        help="orders per second, comma-separated",
+    )
+
+
+def parse_arguments(
+    name: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, Report]:
+    """The parsed arguments, and the run's Report with them as its settings."""
+    args = parser.parse_args(argv)
+    return args, Report(name, settings=vars(args))
 
 
 # --- statistics ----------------------------------------------------------------------------
@@ -200,6 +234,11 @@ class Report:
         tmp.replace(path)
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
         return path
+
+    def finish(self, out_dir: Path = RESULTS) -> int:
+        """Writes the result; returns the exit status (1 when a target was missed)."""
+        self.write(out_dir)
+        return 1 if self.failed else 0
 
     @property
     def failed(self) -> bool:

@@ -13,14 +13,23 @@ PENDING_NEW. Target: p99 <= 10 ms at 200 orders/s (with the deployed WEB_CONCURR
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
 import time
 import uuid
 
-from bench._harness import Column, Environment, Report, api_keys, instruments, summary_ms
+from bench._harness import (
+    Column,
+    Environment,
+    add_rates,
+    api_keys,
+    arguments,
+    comma_list,
+    instruments,
+    parse_arguments,
+    summary_ms,
+)
 from bench._load import LoadResult, Request, open_loop
 
 TARGET_RATE, TARGET_P99_MS = 200.0, 10.0
@@ -89,15 +98,15 @@ def rows_for(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="50,200", help="orders per second, comma-separated")
+    parser = arguments(__doc__)
+    add_rates(parser, default="50,200")
     parser.add_argument("--seconds", type=float, default=10.0, help="per variant and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", default="2,4", help="gunicorn worker counts to compare")
-    args = parser.parse_args(argv)
-    rates = [float(r) for r in args.rates.split(",")]
-    counts = [int(w) for w in args.workers.split(",")]
-    report = Report("api_accept", settings=vars(args))
+    parser.add_argument(
+        "--workers", type=comma_list(int), default="2,4", help="gunicorn worker counts to compare"
+    )
+    args, report = parse_arguments("api_accept", parser, argv)
+    rates, counts = args.rates, args.workers
     with Environment("api_accept") as env:
         from django.conf import settings
 
@@ -151,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             if row["workers"] != deployed:
                 what += " (not the deployed default)"
             report.target(what, row["p99_ms"], TARGET_P99_MS, "ms")
-    report.write()
-    return 1 if report.failed else 0
+    return report.finish()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ once without one), and the alert fires `for:` later.
 
 from __future__ import annotations
 
-import argparse
 import re
 import statistics
 import sys
@@ -33,7 +32,15 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from bench._harness import ROOT, Column, Environment, Report
+from bench._harness import (
+    ROOT,
+    Column,
+    Environment,
+    add_rates,
+    arguments,
+    comma_list,
+    parse_arguments,
+)
 
 TARGET_SECONDS = 2.0
 VENUE_API, SYMBOL = "binance.usdm", "BTCUSDT"
@@ -219,16 +226,14 @@ def summarize(trials: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="1,5,20", help="orders per second")
-    parser.add_argument("--modes", default="refuse,503")
+    parser = arguments(__doc__)
+    add_rates(parser, default="1,5,20")
+    parser.add_argument("--modes", type=comma_list(), default="refuse,503")
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="like a worker's concurrency")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait per trial")
-    args = parser.parse_args(argv)
-    rates = [float(r) for r in args.rates.split(",")]
-    modes = args.modes.split(",")
-    report = Report("detection", settings=vars(args))
+    args, report = parse_arguments("detection", parser, argv)
+    rates, modes = args.rates, args.modes
     trials: list[dict] = []
     with Environment("detection", emulator=True, extra_env=RAISED_LIMITS) as env:
         from django.conf import settings
@@ -276,8 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         worst = row["max_s"] if row["opened"] == row["trials"] else float("inf")
         report.target(f"{row['mode']} at {row['rate']:.0f}/s: worst detection", worst, 2.0, "s")
-    report.write()
-    return 1 if report.failed else 0
+    return report.finish()
 
 
 if __name__ == "__main__":

@@ -348,7 +348,8 @@ EXECUTION_VISIBILITY_DELAY_SECONDS = {
 EXECUTION_RETRY_DELAY_SECONDS = env_float("EXECUTION_RETRY_DELAY_SECONDS", 1.0, min_value=0.01)
 # Upper bound (seconds) of that delay.
 EXECUTION_RETRY_MAX_DELAY_SECONDS = env_float("EXECUTION_RETRY_MAX_DELAY_SECONDS", 15.0)
-# Seconds a PENDING_NEW order may sit without an attempt before reconciliation queues it again.
+# Seconds a PENDING_NEW order may sit without an attempt before reconciliation queues it again
+# (and then at most once per this interval, whatever the pass interval).
 EXECUTION_STALE_SECONDS = env_float("EXECUTION_STALE_SECONDS", 30.0)
 # Seconds between reconciliation passes (one per venue API) on beat.
 RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 30.0, min_value=1.0)

@@ -6,7 +6,7 @@ Per order (`order_reconcile`, task reconcile_order; also the outcome-unknown res
 
 | state                    | what reconciliation does                                            |
 |--------------------------|---------------------------------------------------------------------|
-| PENDING_NEW              | a `pending` attempt with the order lock free = its worker died: the outcome is unknown -> SUBMIT_UNKNOWN; no attempt for too long: queue the submit again |
+| PENDING_NEW              | a `pending` attempt with the order lock free = its worker died: the outcome is unknown -> SUBMIT_UNKNOWN; no attempt for too long: queue the submit again, at most once per EXECUTION_STALE_SECONDS (a Redis key; Redis down: every pass) |
 | SUBMIT_UNKNOWN (resolver)| query by client id: found -> adopt its state, venue id and fills; proven absent after the venue's visibility delay -> PENDING_NEW and resend with the SAME client id; past the submit deadline -> stays SUBMIT_UNKNOWN, flagged for operators (event + OUTCOME_UNKNOWN_* metrics), still adopted if it ever shows up |
 | PENDING_CANCEL           | query: finished -> adopt (confirmed by `reconcile`); still open -> cancel again |
 | PENDING_AMEND            | query: amend landed -> adopt it; finished -> adopt; else amend again |
@@ -89,11 +89,28 @@ def _pending_new(order: Order, _venue_order=None) -> str:
         if submit.mark_unknown(order, actor=R, why="a worker died mid-send") != "unknown":
             return "stale"
         return resolve_unknown(order)
-    stale_after = timedelta(seconds=settings.EXECUTION_STALE_SECONDS)
-    if timezone.now() - order.updated_at >= stale_after:
-        followups.schedule("submit_order", order_id=order.pk, queue=order.venue_api)
-        return "requeued"
-    return "waiting"
+    stale_after = settings.EXECUTION_STALE_SECONDS
+    if (timezone.now() - order.updated_at).total_seconds() < stale_after:
+        return "waiting"
+    if not _first_requeue_in(order, seconds=stale_after):
+        return "waiting"  # its submit is already queued: one per stale interval, not per pass
+    followups.schedule("submit_order", order_id=order.pk, queue=order.venue_api)
+    return "requeued"
+
+
+def _first_requeue_in(order: Order, *, seconds: float) -> bool:
+    """True for the first re-queue of the order in `seconds` (re-queuing does not touch the row,
+    so its age alone would re-queue it on every pass). Redis down: True, better twice than none."""
+    from django.core.cache import cache
+
+    key = f"reconcile:requeued:{order.pk}"
+    try:  # add() is None when the cache swallowed a Redis error, False when the key exists
+        added = cache.add(key, 1, timeout=seconds)
+    except Exception:
+        added = None
+    if added is None:
+        log.warning("reconcile_requeue_mark_failed", order_id=order.pk, venue=order.venue_api)
+    return added is not False
 
 
 def resolve_unknown(order: Order, _venue_order=None) -> str:

@@ -55,6 +55,23 @@ def test_it_writes_the_table_and_the_json(tmp_path):
     assert report.failed
 
 
+def test_it_reads_the_arguments_into_the_runs_settings_and_exits_1_on_a_missed_target(tmp_path):
+    parser = harness.arguments("bench: what it measures\n\nhow")
+    harness.add_rates(parser, default="1,5")
+    parser.add_argument("--workers", type=harness.comma_list(int), default="2")
+
+    args, report = harness.parse_arguments("smoke", parser, ["--rates", "2,20.5"])
+    assert parser.description == "bench: what it measures"
+    assert (args.rates, args.workers) == ([2.0, 20.5], [2])
+    assert report.settings == {"rates": [2.0, 20.5], "workers": [2]}
+    assert harness.parse_arguments("smoke", parser, [])[0].rates == [1.0, 5.0]
+
+    report.target("p99", 1.0, 10.0, "ms")
+    assert report.finish(tmp_path) == 0
+    report.target("max", 12.0, 10.0, "ms")
+    assert report.finish(tmp_path) == 1
+
+
 def test_it_takes_nearest_rank_percentiles():
     values = [v / 1000 for v in range(1, 101)]  # 1..100 ms
     assert harness.percentile([5, 1, 3], 50) == 3
