@@ -178,6 +178,16 @@ def stages(sent: float, order_id: int, client_order_id: str, log: dict, new: flo
     return out
 
 
+def _diagnosis(env: Environment, body: dict) -> str:
+    """The order's state and events, and the worker's last log lines (a run that stalls)."""
+    from orders.models import Order
+
+    order = Order.objects.get(pk=body["id"])
+    events = list(order.events.order_by("sequence").values_list("to_state", "reason"))
+    log = (env.tmp / "worker.log").read_text(errors="replace").splitlines()[-40:]
+    return f"state {order.state}, events {events}\nworker log:\n" + "\n".join(log)
+
+
 def one_at_a_time(env: Environment, base: str, key: str, count: int, warmup: int) -> dict:
     import httpx
 
@@ -200,7 +210,7 @@ def one_at_a_time(env: Environment, base: str, key: str, count: int, warmup: int
         body = response.json()
         new_at = wait_new([body["id"]], 30).get(body["id"])
         if new_at is None:
-            raise RuntimeError(f"order {body['id']} not NEW after 30 s")
+            raise RuntimeError(f"order {body['id']} not NEW after 30 s: {_diagnosis(env, body)}")
         if i < warmup:
             continue
         parts["raw"].append(raw_seconds)

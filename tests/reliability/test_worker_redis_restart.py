@@ -8,12 +8,9 @@ stay up, reconnect and keep consuming, and no order may be placed twice.
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import time
 
 import pytest
-import redis
 
 from monitoring.redis import state_client
 from orders.models import OrderAttempt
@@ -31,38 +28,23 @@ def worker_env_extra():
     return EXECUTION_TEST_ENV
 
 
-def _restart_redis(down_seconds: float) -> None:
-    """SHUTDOWN NOSAVE (queues, unacked set, breaker state gone) and start it again on the same
-    port with the same files, as scripts/services.sh started it."""
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    config = {k: client.config_get(k)[k] for k in ("port", "dir", "pidfile", "logfile")}
-    with contextlib.suppress(redis.ConnectionError):
-        client.shutdown(nosave=True)
-    wait_for(lambda: not _answers(client), timeout=10, what="redis to stop")
+def _restart(redis_server, down_seconds: float) -> None:
+    """SHUTDOWN NOSAVE (queues, unacked set, breaker state gone), then the same port again."""
+    redis_server.stop()
     time.sleep(down_seconds)
-    subprocess.run(
-        ["redis-server", "--bind", "127.0.0.1", "--port", config["port"], "--save", "",
-         "--appendonly", "no", "--dir", config["dir"], "--pidfile", config["pidfile"],
-         "--logfile", config["logfile"], "--daemonize", "yes"],
-        check=True,
-    )  # fmt: skip
-    wait_for(lambda: _answers(client), timeout=10, what="redis to start")
+    redis_server.start()
+    # This test process's pooled broker connections (publishing, control) died with Redis:
+    # start afresh, as a forked process does, so the next test's control calls do not fail.
+    from kombu import pools
+
     from trading.celery import app
 
-    app.pool.force_close_all()  # this process's pooled broker connections died with it
-
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
+    pools.reset()
+    app._after_fork()
 
 
 def test_a_worker_holding_an_unacked_task_survives_a_redis_restart_and_keeps_consuming(
-    trader, venue_instruments, worker, emulator
+    trader, venue_instruments, worker, emulator, redis_server
 ):
     state_client().set(PAUSE_AFTER_WRITE_AHEAD_KEY, 4)
     held = trader.place(instrument(USDM, SYMBOL), type="limit")
@@ -71,7 +53,7 @@ def test_a_worker_holding_an_unacked_task_survives_a_redis_restart_and_keeps_con
         what="the task to hold its message (write-ahead committed, paused before sending)",
     )
 
-    _restart_redis(down_seconds=1.0)
+    _restart(redis_server, down_seconds=1.0)
 
     # The held task finishes in its pool child (PostgreSQL and the venue were never down).
     trader.wait(held["id"], {"NEW"}, worker=worker)
