@@ -4,18 +4,27 @@ Request i is due at t0 + i / rate. Its latency is measured from that due time, n
 was actually sent, so a server (or a generator) that falls behind shows up in the latency
 instead of silently slowing the arrivals down (no coordinated omission).
 
-It speaks HTTP/1.1 over raw asyncio streams, one connection per request (gunicorn's sync
-workers close the connection after every response anyway). An httpx.AsyncClient was tried
-first: once the server fell behind, its connection pool spent the generator's CPU on hundreds
-of queued requests and the generator, not the server, set the latency. This costs tens of
-microseconds per request.
+It speaks HTTP/1.1 over raw non-blocking sockets driven by one epoll loop in its own thread: per
+request a socket, a connect, one send, the reads and a close (gunicorn's sync workers close the
+connection after every response anyway), with no event-loop tasks, futures or stream objects.
+With keepalive=True it keeps connections open and reuses an idle one for the next request, as a
+trading client does (a server with keep-alive, e.g. gunicorn's gthread workers). The generator
+shares the machine's cores with the server, so its CPU per request is part of what a benchmark
+measures (the benchmarks report it); this loop costs a fraction of the asyncio-streams version
+it replaced (README, "Active orders from the cache"). An httpx.AsyncClient, tried first, was
+worse: once the server fell behind, its pool spent the generator's CPU on hundreds of queued
+requests and the generator, not the server, set the latency.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import errno
 import json
+import selectors
+import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,14 +50,15 @@ class Request:
             json.dumps(payload).encode(),
         )
 
-    def encode(self) -> tuple[str, int, bytes]:
+    def encode(self, keepalive: bool = False) -> tuple[str, int, bytes]:
         parts = urlsplit(self.url)
         target = parts.path or "/"
         if self.params:
             target += "?" + urlencode(self.params)
         lines = [f"{self.method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
-        lines += [f"Content-Length: {len(self.body)}", "Connection: close", "", ""]
+        connection = "keep-alive" if keepalive else "close"
+        lines += [f"Content-Length: {len(self.body)}", f"Connection: {connection}", "", ""]
         return (
             parts.hostname or "127.0.0.1",
             parts.port or 80,
@@ -56,27 +66,45 @@ class Request:
         )
 
 
-async def send(request: Request, timeout: float) -> tuple[int, bytes]:
-    """(status, body) of one request on a fresh connection."""
+def _parse(data: bytes, eof: bool) -> tuple[int, bytes, bool] | None:
+    """(status, body, whether the server keeps the connection open) once `data` holds a whole
+    response (Content-Length, or up to EOF)."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        if eof:
+            raise ConnectionResetError("connection closed before the response's head")
+        return None
+    head = data[:end]
+    status = int(head.split(b" ", 2)[1])
+    length, close = None, head.startswith(b"HTTP/1.0")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+    body = data[end + 4 :]
+    if length is not None and len(body) >= length:
+        return status, body[:length], not close
+    if eof:
+        if length is not None:
+            raise ConnectionResetError("connection closed inside the response's body")
+        return status, body, False
+    return None
+
+
+def send(request: Request, timeout: float) -> tuple[int, bytes]:
+    """(status, body) of one request on a fresh connection (blocking; for checks)."""
     host, port, raw = request.encode()
-
-    async def exchange() -> tuple[int, bytes]:
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            writer.write(raw)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = None
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            body = await (reader.readexactly(length) if length is not None else reader.read())
-            return status, body
-        finally:
-            writer.close()
-
-    return await asyncio.wait_for(exchange(), timeout)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            done = _parse(data := data + chunk, eof=not chunk)
+            if done is not None:
+                return done[0], done[1]
 
 
 RequestFactory = Callable[[int], Request]
@@ -90,6 +118,7 @@ class LoadResult:
     statuses: dict[str, int] = field(default_factory=dict)  # status code or error name
     send_lag: list[float] = field(default_factory=list)  # how late the generator sent
     elapsed: float = 0.0
+    connections: int = 0  # connections opened, warm-up included (one per request without keepalive)
     # (request number, due time as time.time(), latency, status) of every request
     samples: list[tuple[int, float, float, str]] = field(default_factory=list)
 
@@ -111,55 +140,202 @@ class LoadResult:
             "statuses": dict(sorted(self.statuses.items())),
         }
 
+    def record(self, i: int, due: float, wall: float, latency: float, status: str) -> None:
+        self.latencies.append(latency)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.samples.append((i, due + wall, latency, status))
 
-async def _open_loop(
-    make: RequestFactory, rate: float, seconds: float, timeout: float, warmup: int
-):
-    result = LoadResult(rate=rate, seconds=seconds)
-    for i in range(warmup):  # warm the server's processes and caches; not measured
-        await send(make(-1 - i), timeout)
-    loop = asyncio.get_running_loop()
-    count = int(rate * seconds)
-    start = loop.time() + 0.05
-    wall = time.time() - loop.time()  # loop time -> wall-clock time
 
-    async def one(i: int, due: float) -> None:
-        request = make(i)
-        result.send_lag.append(max(0.0, loop.time() - due))
+class _Exchange:
+    """One request in flight on its own non-blocking socket."""
+
+    __slots__ = ("address", "data", "deadline", "done", "due", "i", "raw", "reused", "sock")
+
+    def __init__(self, i: int, due: float, deadline: float, address: tuple, raw: bytes):
+        self.i, self.due, self.deadline, self.address, self.raw = i, due, deadline, address, raw
+        self.sock: socket.socket | None = None
+        self.data = b""
+        self.done = False
+        self.reused = False
+
+
+class _Loop:
+    def __init__(self, result: LoadResult, timeout: float, keepalive: bool):
+        self.result = result
+        self.timeout = timeout
+        self.keepalive = keepalive
+        self.idle: dict[tuple, list[socket.socket]] = {}  # keep-alive connections, by address
+        self.selector = selectors.EpollSelector()
+        self.inflight: deque[_Exchange] = deque()  # in the order sent: deadlines ascend
+        self.wall = time.time() - time.monotonic()  # monotonic -> wall-clock time
+        self.measured = True
+
+    def launch(self, i: int, due: float, request: Request) -> None:
+        now = time.monotonic()
+        if self.measured:
+            self.result.send_lag.append(max(0.0, now - due))
+        host, port, raw = request.encode(self.keepalive)
+        exchange = _Exchange(i, due, now + self.timeout, (host, port), raw)
+        self.inflight.append(exchange)
+        idle = self.idle.get(exchange.address)
+        if idle:
+            exchange.sock, exchange.reused = idle.pop(), True
+            self.write(exchange)
+        else:
+            self.connect(exchange)
+
+    def connect(self, exchange: _Exchange) -> None:
+        sock = exchange.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        exchange.reused = False
+        self.result.connections += 1
+        code = sock.connect_ex(exchange.address)
+        if code == 0:
+            self.write(exchange)
+        elif code in (errno.EINPROGRESS, errno.EAGAIN):
+            self.selector.register(sock, selectors.EVENT_WRITE, exchange)
+        else:
+            self.finish(exchange, _error_name(code))
+
+    def write(self, exchange: _Exchange, registered: bool = False) -> None:
+        sock = exchange.sock
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if registered else 0
+        if code:
+            self.finish(exchange, _error_name(code))
+            return
         try:
-            status = str((await send(request, timeout))[0])
-        except TimeoutError:
-            status = "timeout"
+            sock.send(exchange.raw)  # a request's few hundred bytes fit the buffer
         except OSError as exc:
-            status = type(exc).__name__
-        latency = loop.time() - due
-        result.latencies.append(latency)
-        result.statuses[status] = result.statuses.get(status, 0) + 1
-        result.samples.append((i, due + wall, latency, status))
+            self.retry_or_finish(exchange, type(exc).__name__)
+            return
+        if registered:
+            self.selector.modify(sock, selectors.EVENT_READ, exchange)
+        else:
+            self.selector.register(sock, selectors.EVENT_READ, exchange)
 
-    began = time.perf_counter()
-    tasks = []
-    for i in range(count):
-        due = start + i / rate
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
-    result.elapsed = time.perf_counter() - began
+    def read(self, exchange: _Exchange) -> None:
+        try:
+            chunk = exchange.sock.recv(262144)
+            exchange.data += chunk
+            done = _parse(exchange.data, eof=not chunk)
+        except OSError as exc:
+            self.retry_or_finish(exchange, type(exc).__name__)
+            return
+        if done is not None:
+            self.finish(exchange, str(done[0]), keep=self.keepalive and done[2])
+
+    def retry_or_finish(self, exchange: _Exchange, status: str) -> None:
+        """A kept connection the server closed meanwhile fails before any answer: the request
+        goes again on a new one."""
+        if exchange.reused and not exchange.data:
+            self.release(exchange.sock, keep=False)
+            self.connect(exchange)
+        else:
+            self.finish(exchange, status)
+
+    def release(self, sock: socket.socket, keep: bool) -> None:
+        with contextlib.suppress(KeyError, ValueError):  # not registered (yet)
+            self.selector.unregister(sock)
+        if not keep:
+            sock.close()
+
+    def finish(self, exchange: _Exchange, status: str, keep: bool = False) -> None:
+        if exchange.done:
+            return
+        exchange.done = True
+        latency = time.monotonic() - exchange.due
+        if exchange.sock is not None:
+            self.release(exchange.sock, keep)
+            if keep:
+                self.idle.setdefault(exchange.address, []).append(exchange.sock)
+        exchange.data = b""
+        if self.measured:
+            self.result.record(exchange.i, exchange.due, self.wall, latency, status)
+
+    def poll(self, wait: float) -> None:
+        for key, mask in self.selector.select(max(0.0, wait)):
+            exchange = key.data
+            if mask & selectors.EVENT_WRITE:
+                self.write(exchange, registered=True)
+            else:
+                self.read(exchange)
+        now = time.monotonic()
+        while self.inflight and (self.inflight[0].done or self.inflight[0].deadline <= now):
+            exchange = self.inflight.popleft()
+            self.finish(exchange, "timeout")  # no-op when already done
+
+    def drain(self) -> None:
+        while self.inflight:
+            self.poll(self.inflight[0].deadline - time.monotonic())
+
+    def close(self) -> None:
+        for exchange in self.inflight:
+            self.finish(exchange, "timeout")
+        for sockets in self.idle.values():
+            for sock in sockets:
+                sock.close()
+        self.selector.close()
+
+
+def _error_name(code: int) -> str:
+    exc = OSError(code, "")
+    return type(exc).__name__ if type(exc) is not OSError else errno.errorcode.get(code, str(code))
+
+
+def _run(
+    make: RequestFactory,
+    rate: float,
+    seconds: float,
+    timeout: float,
+    warmup: int,
+    keepalive: bool,
+) -> LoadResult:
+    result = LoadResult(rate=rate, seconds=seconds)
+    loop = _Loop(result, timeout, keepalive)
+    try:
+        loop.measured = False
+        for i in range(warmup):  # warm the server's processes and caches; not measured
+            loop.launch(-1 - i, time.monotonic(), make(-1 - i))
+            loop.drain()
+        loop.measured = True
+        count = int(rate * seconds)
+        start = time.monotonic() + 0.05
+        began = time.perf_counter()
+        i = 0
+        while i < count or loop.inflight:
+            now = time.monotonic()
+            while i < count and start + i / rate <= now:
+                loop.launch(i, start + i / rate, make(i))
+                i += 1
+            until = start + i / rate if i < count else now + 0.05
+            if loop.inflight:
+                until = min(until, loop.inflight[0].deadline)
+            loop.poll(until - time.monotonic())
+        result.elapsed = time.perf_counter() - began
+    finally:
+        loop.close()
     return result
 
 
 def open_loop(
-    make: RequestFactory, *, rate: float, seconds: float, timeout: float = 5, warmup: int = 20
+    make: RequestFactory,
+    *,
+    rate: float,
+    seconds: float,
+    timeout: float = 5,
+    warmup: int = 20,
+    keepalive: bool = False,
 ) -> LoadResult:
     """Sends rate * seconds requests on a fixed schedule; returns their latencies.
 
-    The load runs on its own event loop in its own thread, so a caller that already runs a
-    loop in this thread (e.g. a test session with Playwright's sync API) can still use it.
+    keepalive: ask the server to keep connections open and reuse an idle one for the next
+    request, as a trading client does (a server with keep-alive, e.g. gunicorn's gthread
+    workers); a request that finds none idle opens one, so the loop stays open.
+
+    The load runs in its own thread, so a caller that runs an event loop in this thread (e.g. a
+    test session with Playwright's sync API) can still use it.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        coro = _open_loop(make, rate, seconds, timeout, warmup)
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(_run, make, rate, seconds, timeout, warmup, keepalive).result()

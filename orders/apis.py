@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
-from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from exchanges.types import OrderType, Side, TimeInForce
 from monitoring import correlation
-from orders import selectors, services
+from orders import active_read, selectors, services
 from orders.api_fields import (
     DecimalString,
     ErrorSerializer,
@@ -502,16 +502,28 @@ class ActiveOrdersApi(APIView):
         responses={200: OutputSerializer, **_errors(401, 403, 429)},
     )
     def get(self, request):
-        body = selectors.active_orders(account=request.user.account, render=_orders_json)
-        # The orders arrive as JSON text (cached as such); the rest is wrapped around them.
-        rest = JSONRenderer().render({k: v for k, v in body.items() if k != "results"} | _NEXT)
-        return HttpResponse(
-            b'{"results":' + body["results"] + b"," + rest[1:], content_type="application/json"
+        answer, source = selectors.active_orders(
+            account=request.user.account, render=render_active_orders
         )
+        return active_read.respond(answer, source)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """The DRF view behind the one-round-trip path (orders/active_read.py), which serves
+        every request it can answer exactly as this view would and hands it the others."""
+        drf_view = super().as_view(**initkwargs)
+
+        @functools.wraps(drf_view)  # cls, initkwargs, csrf_exempt: for the schema and Django
+        def view(request, *args, **kwargs):
+            response = active_read.serve(request, render_active_orders)
+            return response if response is not None else drf_view(request, *args, **kwargs)
+
+        view.drf_view = drf_view
+        return view
 
 
-_NEXT = {"next": None}
-
-
-def _orders_json(orders) -> bytes:
-    return JSONRenderer().render(render_orders(orders))
+def render_active_orders(orders, truncated: bool, as_of) -> bytes:
+    """The active-orders answer as JSON bytes, without its closing brace: what is cached
+    (`source` and `next` are appended as each request is served)."""
+    rest = JSONRenderer().render({"truncated": truncated, "as_of": as_of.isoformat()})
+    return b'{"results":' + JSONRenderer().render(render_orders(orders)) + b"," + rest[1:-1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import redis
+import structlog
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -13,12 +15,21 @@ from orders.models import ApiKey
 from orders.models.accounts import hash_key
 
 # last_used_at is refreshed at most this often, so reads do not write on every request.
-_TOUCH_EVERY = timedelta(minutes=1)
+TOUCH_EVERY = timedelta(minutes=1)
 # Known keys (with their account) are kept in Redis for this long, so a request reads one cache
 # entry instead of querying PostgreSQL. Every change to a key or its account goes through a
 # model save/delete or api_key_revoke, which drop the entry at once (and again on commit).
 _CACHE_KEY = "auth:apikey:{digest}"
 _CACHE_SECONDS = 60
+# The same key for the one-round-trip read of active orders (orders/active_read.py): a plain
+# "<key id>:<account id>" string a Lua script can read, kept only for an active key with the
+# `read` scope, for _CACHE_SECONDS, and dropped together with the entry above. Its absence only
+# sends a request the ordinary way (which refuses it, or puts the record back).
+FAST_RECORD = "trading:auth:key:"
+# Set for TOUCH_EVERY once a key's last_used_at was written (by the fast read, or here).
+TOUCHED = "trading:auth:touched:"
+
+log = structlog.get_logger(__name__)
 
 
 def api_key_by_digest(digest: str) -> ApiKey | None:
@@ -33,11 +44,48 @@ def api_key_by_digest(digest: str) -> ApiKey | None:
 
 def forget_api_keys(*digests: str) -> None:
     """Drops cached keys now and once the current transaction commits (a request that read the
-    old row meanwhile cannot put it back for longer than that)."""
+    old row meanwhile cannot put it back for longer than _CACHE_SECONDS)."""
     names = [_CACHE_KEY.format(digest=d) for d in digests]
+    records = [FAST_RECORD + d for d in digests]
     if names:
-        cache.delete_many(names)
-        transaction.on_commit(lambda: cache.delete_many(names))
+        _forget(names, records)
+        transaction.on_commit(lambda: _forget(names, records))
+
+
+def _forget(names: list[str], records: list[str]) -> None:
+    cache.delete_many(names)
+    try:
+        _redis().delete(*records)
+    except redis.RedisError as exc:
+        # Redis is unreachable: the records die with it or expire within _CACHE_SECONDS.
+        log.warning("auth_cache_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def api_key_remember(key: ApiKey) -> None:
+    """Writes the fast read's record of an active key with the `read` scope (one round trip)."""
+    if not key.is_active or not key.has_scope("read"):
+        return
+    pipe = _redis().pipeline(transaction=False)
+    pipe.set(FAST_RECORD + key.digest, f"{key.pk}:{key.account_id}", ex=_CACHE_SECONDS)
+    if key.last_used_at is not None:
+        left = TOUCH_EVERY - (timezone.now() - key.last_used_at)
+        if left.total_seconds() >= 1:
+            pipe.set(f"{TOUCHED}{key.pk}", 1, ex=int(left.total_seconds()), nx=True)
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("auth_cache_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def api_key_touch(key_id: int) -> None:
+    """Records a use of the key in PostgreSQL (the fast read does so once per TOUCH_EVERY)."""
+    ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
+
+
+def _redis():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
 
 
 class ApiClient:
@@ -76,7 +124,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not key.is_active:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
+        if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
             cache.set(_CACHE_KEY.format(digest=key.digest), key, timeout=_CACHE_SECONDS)

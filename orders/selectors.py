@@ -214,16 +214,30 @@ def order_events(*, order: Order, cursor: str | None = None, limit: int = 100) -
     return _page(qs.order_by("sequence"), limit, lambda last: {"seq": last.sequence})
 
 
-def active_orders(*, account: Account, render: Callable[[list[Order]], Any]) -> dict[str, Any]:
-    """The account's non-terminal orders, newest first, from the cache when it has them.
+def active_orders(
+    *, account: Account, render: Callable[[list[Order], bool, datetime], bytes]
+) -> tuple[bytes, str]:
+    """The account's non-terminal orders, newest first, from the cache when it has them:
+    (the answer, "cache" or "database").
 
-    `render` turns orders into their wire form (what is cached; the API caches JSON text, so
-    a cached answer is neither unpickled into objects nor encoded again). The answer says where
-    it came from ("cache" or "database") and when it was read from the database (`as_of`).
+    `render(orders, truncated, as_of)` turns them into their wire form, JSON bytes: what is
+    cached and served as it is (neither unpickled into objects nor encoded again per request).
     """
     generation, cached = active_cache.active_orders_lookup(account_id=account.pk)
     if cached is not None:
-        return {**cached, "source": "cache"}
+        return cached, "cache"
+    return active_orders_read(account=account, render=render, generation=generation), "database"
+
+
+def active_orders_read(
+    *,
+    account: Account,
+    render: Callable[[list[Order], bool, datetime], bytes],
+    generation: str | None,
+) -> bytes:
+    """The answer from PostgreSQL, cached under `generation` (read before the rows; None: not
+    cached). A transition committed meanwhile has replaced the generation, so this answer is
+    then never served."""
     as_of = timezone.now()
     rows = list(
         scoping.for_account(Order.objects.select_related("instrument"), account)
@@ -231,11 +245,7 @@ def active_orders(*, account: Account, render: Callable[[list[Order]], Any]) -> 
         .order_by("-created_at", "-id")[: settings.ACTIVE_ORDERS_MAX + 1]
     )
     truncated = len(rows) > settings.ACTIVE_ORDERS_MAX
-    value = {
-        "results": render(rows[: settings.ACTIVE_ORDERS_MAX]),
-        "truncated": truncated,
-        "as_of": as_of.isoformat(),
-    }
+    value = render(rows[: settings.ACTIVE_ORDERS_MAX], truncated, as_of)
     if generation is not None:
         active_cache.active_orders_store(
             account_id=account.pk,
@@ -243,7 +253,7 @@ def active_orders(*, account: Account, render: Callable[[list[Order]], Any]) -> 
             value=value,
             ttl=settings.ACTIVE_ORDERS_CACHE_SECONDS,
         )
-    return {**value, "source": "database"}
+    return value
 
 
 # --- instruments -------------------------------------------------------------------------------

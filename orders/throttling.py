@@ -40,6 +40,11 @@ def _client():
     return get_redis_connection("default")
 
 
+def throttle_log_name(ident) -> str:
+    """The Redis key of an API key's request log (orders/active_read.py writes it too)."""
+    return f"trading:{ApiKeyRateThrottle.cache_format % {'scope': ApiKeyRateThrottle.scope, 'ident': ident}}"
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """Requests per API key (shared by every web process through Redis)."""
 
@@ -64,7 +69,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
             if script is None:
                 script = _scripts[id(client)] = client.register_script(_SCRIPT)
             reply = script(
-                keys=[f"trading:{self.key}"],
+                keys=[f"trading:{self.key}"],  # = throttle_log_name(key id)
                 args=[repr(self.now), self.duration, self.num_requests, uuid.uuid4().hex],
             )
         except redis.RedisError as exc:

@@ -27,18 +27,18 @@ def round_trips(monkeypatch):
 def test_a_cached_answer_is_found_in_one_round_trip(round_trips):
     generation, found = cache.active_orders_lookup(account_id=7)
     assert generation and found is None
-    cache.active_orders_store(account_id=7, generation=generation, value={"v": 1}, ttl=30)
+    cache.active_orders_store(account_id=7, generation=generation, value=b"v1", ttl=30)
     round_trips.clear()
-    assert cache.active_orders_lookup(account_id=7) == (generation, {"v": 1})
+    assert cache.active_orders_lookup(account_id=7) == (generation, b"v1")
     assert len(round_trips) == 1
 
 
 def test_an_answer_read_before_a_change_is_never_served_after_it():
     before, _ = cache.active_orders_lookup(account_id=7)
     cache.active_orders_invalidate(account_id=7)  # a transition commits meanwhile
-    cache.active_orders_store(account_id=7, generation=before, value={"stale": True}, ttl=30)
+    cache.active_orders_store(account_id=7, generation=before, value=b"stale", ttl=30)
     after, found = cache.active_orders_lookup(account_id=7)
     assert after != before and found is None
-    cache.active_orders_store(account_id=7, generation=after, value={"fresh": True}, ttl=30)
-    assert cache.active_orders_lookup(account_id=7) == (after, {"fresh": True})
+    cache.active_orders_store(account_id=7, generation=after, value=b"fresh", ttl=30)
+    assert cache.active_orders_lookup(account_id=7) == (after, b"fresh")
     assert cache.active_orders_lookup(account_id=8)[1] is None  # per account
