@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             COLUMNS,
             [
                 {"what": "due -> 202 received", **summary_ms(rated["accept"])},
-                {"what": "due -> NEW persisted", **summary_ms(rated["e2e"])},
+                {"what": "due -> NEW committed", **summary_ms(rated["e2e"])},
             ],
         )
     report.write()
