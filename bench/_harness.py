@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import heapq
 import json
 import math
 import os
 import platform
+import random
 import signal
 import socket
 import subprocess
@@ -93,6 +95,65 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
         "max": round(max(ms), 3),
         "mean": round(sum(ms) / len(ms), 3),
     }
+
+
+def p99_ratio_ci(
+    small: Sequence[float],
+    large: Sequence[float],
+    *,
+    q: float = 99,
+    resamples: int = 500,
+    level: float = 95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A bootstrap confidence interval of percentile(large, q) / percentile(small, q).
+
+    small[i] and large[i] are measured side by side (round i of an interleaved run), so rounds
+    are resampled, both samples of a round together: a noisy moment of the machine stays on both
+    sides, as it was measured. Returns the (100 - level) / 2 and (100 + level) / 2 percentiles
+    of the resampled ratios."""
+    n = min(len(small), len(large))
+    if n == 0:
+        return math.nan, math.nan
+    rng = random.Random(seed)
+    # nearest rank q of n values is the k-th largest; only the top k of a resample matter
+    k = n - max(1, math.ceil(q / 100 * n)) + 1
+    ratios = []
+    for _ in range(resamples):
+        rounds = rng.choices(range(n), k=n)
+        top_small = heapq.nlargest(k, [small[i] for i in rounds])[-1]
+        top_large = heapq.nlargest(k, [large[i] for i in rounds])[-1]
+        ratios.append(top_large / top_small if top_small else math.nan)
+    tail = (100 - level) / 2
+    return percentile(ratios, tail), percentile(ratios, 100 - tail)
+
+
+def abba(items: Sequence[Any], round_: int) -> list[Any]:
+    """items in order on even rounds, reversed on odd ones: each runs as often first as last."""
+    return list(items)[::-1] if round_ % 2 else list(items)
+
+
+def interleaved(
+    names: Sequence[str],
+    variants: Sequence[str],
+    run: Callable[[str, str], float],
+    *,
+    rounds: int,
+    warmup: int,
+) -> dict[tuple[str, str], list[float]]:
+    """{(name, variant): [run(name, variant) per round]}, the warm-up rounds left out.
+
+    Every round runs each name on every variant back to back, the variants in ABBA order, so the
+    machine's noise and any first-of-a-pair effect fall on every variant alike; sample i of each
+    variant comes from the same round (what p99_ratio_ci pairs)."""
+    times: dict[tuple[str, str], list[float]] = {(n, v): [] for n in names for v in variants}
+    for i in range(warmup + rounds):
+        for name in names:
+            for variant in abba(variants, i):
+                elapsed = run(name, variant)
+                if i >= warmup:
+                    times[(name, variant)].append(elapsed)
+    return times
 
 
 # --- the machine and its load ---------------------------------------------------------------
@@ -367,8 +428,7 @@ class Environment:
         os.environ.update(self.extra_env)
         if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
             self._start_services()
-        self.template_url = os.environ["DATABASE_URL"]
-        self._migrate_template()
+        self._migrate_template(os.environ["DATABASE_URL"])
         os.environ["DATABASE_URL"] = self.create_database(f"bench_{self.name}")
         self._flush_redis()
         self.stack.callback(self.procs.close)
@@ -420,7 +480,17 @@ class Environment:
         os.environ["DATABASE_URL"] = f"postgres://app@127.0.0.1:{pg}/trading"
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{rd}/0"
 
-    def _migrate_template(self) -> None:
+    def _migrate_template(self, url: str) -> None:
+        """A fresh, empty, migrated template for this run's databases, on DATABASE_URL's server.
+
+        Not DATABASE_URL's database itself: whatever another benchmark left there would be copied
+        into every database made from it (bench/console.py seeds a million orders into it, and
+        the reads benchmark's "10 k" set once held them as well)."""
+        self.template_url = _with_path(url, f"/bench_template_{self.name}")
+        template = urlsplit(self.template_url).path.lstrip("/")
+        self._admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        self._admin(f'CREATE DATABASE "{template}"')
+        self.databases.append(template)
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
             cwd=ROOT,

@@ -175,20 +175,75 @@ def variants(env: Environment, venue_api: str, symbol: str, quantity: str, price
     return {"bare httpx": bare, "adapter": ThroughAdapter(venue_api, symbol, quantity, price)}
 
 
-def measure(runners: dict, iterations: int, warmup: int = 30) -> dict[str, list[float]]:
-    """ABBA turns: every variant runs as often first as second."""
+def measure(runners: dict, iterations: int, warmup: int = 30) -> tuple[dict, dict]:
+    """ABBA turns: every variant runs as often first as second. Returns the wall times of
+    each place + cancel and each variant's CPU seconds (this process, user + system) in all."""
     names = list(runners)
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, float] = dict.fromkeys(names, 0.0)
     for i in range(warmup + iterations):
         order = names if i % 2 == 0 else names[::-1]
         for name in order:
             client_id = f"bn{uuid.uuid4().hex[:30]}"
+            cpu_started = time.process_time()
             started = time.perf_counter()
             runners[name].place_cancel(client_id)
             elapsed = time.perf_counter() - started
             if i >= warmup:
                 times[name].append(elapsed)
-    return times
+                cpu[name] += time.process_time() - cpu_started
+    return times, cpu
+
+
+def redis_per_pair(runner, pairs: int = 200) -> dict[str, float]:
+    """Redis traffic of one place + cancel through the adapter, in a pass of its own (not
+    timed): commands Redis ran (INFO commandstats), and trips the call path waited for (a
+    command sent and its reply read before going on) beside sends it did not wait for."""
+    import redis
+
+    from monitoring.redis import state_client
+    from reliability.channel import Channel
+
+    counts = {"waited": 0, "unwaited": 0}
+    originals = {
+        (Channel, "call"): Channel.call,
+        (Channel, "send"): Channel.send,
+        (redis.Redis, "execute_command"): redis.Redis.execute_command,
+        (redis.client.Pipeline, "execute"): redis.client.Pipeline.execute,
+    }
+
+    def counting(original, kind):
+        def wrapper(*args, **kwargs):
+            counts[kind] += 1
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    client = state_client()
+    client.config_resetstat()
+    Channel.call = counting(originals[(Channel, "call")], "waited")
+    Channel.send = counting(originals[(Channel, "send")], "unwaited")
+    redis.Redis.execute_command = counting(originals[(redis.Redis, "execute_command")], "waited")
+    redis.client.Pipeline.execute = counting(
+        originals[(redis.client.Pipeline, "execute")], "waited"
+    )
+    try:
+        for _ in range(pairs):
+            runner.place_cancel(f"bn{uuid.uuid4().hex[:30]}")
+    finally:
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
+    stats = client.info("commandstats")
+    commands = sum(
+        v["calls"] for k, v in stats.items() if not k.startswith(("cmdstat_config", "cmdstat_info"))
+    )
+    scripts = sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+    return {
+        "redis_waited_per_pair": counts["waited"] / pairs,
+        "redis_unwaited_per_pair": counts["unwaited"] / pairs,
+        "redis_commands_per_pair": commands / pairs,
+        "redis_scripts_per_pair": scripts / pairs,
+    }
 
 
 COLUMNS = [
@@ -200,10 +255,16 @@ COLUMNS = [
     Column("p99", "p99 ms", ".3f"),
     Column("ratio_p50", "ratio p50", ".2f"),
     Column("ratio_p99", "ratio p99", ".2f"),
+    Column("cpu_ms", "CPU ms", ".3f"),
+    Column("redis_waited_per_pair", "Redis trips waited", ".2f"),
+    Column("redis_unwaited_per_pair", "sends not waited", ".2f"),
+    Column("redis_scripts_per_pair", "scripts run", ".2f"),
 ]
 
 
-def rows_for(venue_api: str, times: dict[str, list[float]]) -> list[dict]:
+def rows_for(venue_api: str, times: dict[str, list[float]], cpu: dict, redis: dict) -> list[dict]:
+    """One row per variant; CPU ms is this process's CPU per place + cancel (user + system),
+    the Redis columns are per place + cancel too (the bare variant makes none)."""
     bare = summary_ms(times["bare httpx"])
     rows = []
     for name, values in times.items():
@@ -215,6 +276,8 @@ def rows_for(venue_api: str, times: dict[str, list[float]]) -> list[dict]:
                 **s,
                 "ratio_p50": round(s["p50"] / bare["p50"], 3),
                 "ratio_p99": round(s["p99"] / bare["p99"], 3),
+                "cpu_ms": round(cpu[name] / max(1, len(values)) * 1000, 3),
+                **(redis if name == "adapter" else {}),
             }
         )
     return rows
@@ -229,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     with Environment("adapter", emulator=True, extra_env=RAISED_LIMITS) as env:
         for venue_api, symbol, quantity, price in CASES:
             runners = variants(env, venue_api, symbol, quantity, price)
-            rows += rows_for(venue_api, measure(runners, args.iterations))
+            times, cpu = measure(runners, args.iterations)
+            redis = redis_per_pair(runners["adapter"])
+            rows += rows_for(venue_api, times, cpu, redis)
             env.procs.check_alive()
         from reliability.breaker import breaker_for
 

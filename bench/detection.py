@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 from bench._harness import (
@@ -41,6 +40,7 @@ from bench._harness import (
     comma_list,
     parse_arguments,
 )
+from bench._venue import limit_order, place
 
 TARGET_SECONDS = 2.0
 VENUE_API, SYMBOL = "binance.usdm", "BTCUSDT"
@@ -63,7 +63,6 @@ class Traffic:
 
     def _run(self, index: int) -> None:
         from exchanges.registry import adapter_for
-        from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
 
         adapter = adapter_for(VENUE_API)
         period = self.threads / self.rate
@@ -73,20 +72,10 @@ class Traffic:
             if delay > 0 and self.stop.wait(delay):
                 return
             due = max(due + period, time.monotonic())  # missed slots are skipped, not bunched
-            request = PlaceOrder(
-                venue_symbol=SYMBOL,
-                client_order_id=f"dt{uuid.uuid4().hex[:30]}",
-                side=Side.BUY,
-                order_type=OrderType.LIMIT,
-                quantity=Decimal("0.010"),
-                price=Decimal("50000.0"),
-                time_in_force=TimeInForce.GTC,
+            request = limit_order(
+                SYMBOL, f"dt{uuid.uuid4().hex[:30]}", quantity="0.010", price="50000.0"
             )
-            try:
-                adapter.place_order(request)
-                outcome = "placed"
-            except Exception as exc:
-                outcome = type(exc).__name__
+            outcome = place(adapter, request)
             with self._lock:
                 self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 

@@ -2,17 +2,21 @@
 from the cache at a fixed rate.
 
 Two databases are loaded with binary COPY (psycopg): one with --small orders, one with --large,
-the same shape (one account, a year of history, 100 active orders, the rest terminal). First
-each query's plans run under EXPLAIN (ANALYZE, BUFFERS) on both: the rows a plan node touches
-must not grow with the table (the noise-free check). Then every query runs against both data
-sets side by side, in ABBA order (query A small then large, next round large then small),
-through the selectors in this process and through the API of two gunicorns (one per database).
-The target: each query's large-set figure <= 1.2 x its small-set figure; the A/A column (the
-small set's two halves against each other) shows how much of a p99 ratio is noise. Last, an
-open-loop generator asks GET /api/v1/orders/active at --active-rate for --active-seconds
-(target: p99 <= 5 ms at 500 req/s).
+the same shape (one account, a year of history, 100 active orders, the rest terminal), each
+alone in its table (checked: both are copies of a fresh, empty template). First each query's
+plans run under EXPLAIN (ANALYZE, BUFFERS) on both: the rows a plan node touches must not grow
+with the table (the noise-free check). Then every query runs against both data sets side by
+side, in ABBA order (query A small then large, next round large then small), through the
+selectors in this process (--iterations rounds) and through the API of two gunicorns, one per
+database (--api-iterations rounds, after warm-up rounds on both). The target: each query's
+large-set figure <= 1.2 x its small-set figure. Each p99 ratio comes with a 95 % bootstrap
+interval (rounds resampled, both sizes of a round together) and an A/A control (the small set's
+two halves against each other): an interval that reaches below 1.2, or a ratio inside its A/A
+spread, is not a regression. Last, an open-loop generator asks GET /api/v1/orders/active at
+--active-rate for --active-seconds (target: p99 <= 5 ms at 500 req/s).
 
-    python -m bench.reads [--small 10000] [--large 1000000] [--iterations 500]
+    python -m bench.reads [--small 10000] [--large 1000000] [--iterations 300]
+                          [--api-iterations 1000]
     python -m bench.reads --active-only [--active-rate 500] [--active-seconds 20]
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import itertools
 import os
 import random
 import re
@@ -29,7 +34,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from bench._harness import Column, Environment, Report, summary_ms
+from bench._harness import (
+    Column,
+    Environment,
+    Report,
+    interleaved,
+    p99_ratio_ci,
+    summary_ms,
+)
 
 ACTIVE = 100  # active orders per data set, whatever its size (resting orders do not pile up)
 TERMINAL_MIX = [("FILLED", 55), ("CANCELED", 35), ("EXPIRED", 5), ("REJECTED", 3), ("FAILED", 2)]
@@ -230,6 +242,19 @@ def analyze(using: str) -> None:
         cursor.execute("VACUUM (ANALYZE) orders_order")
 
 
+def check_alone(using: str, count: int) -> None:
+    """The data set is the table: no other orders share it (a database copied from a template
+    that held a million other orders once made the "10 k" set a table of 1.01 M rows, and its
+    plans differed)."""
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM orders_order")
+        (held,) = cursor.fetchone()
+    if held != count:
+        raise RuntimeError(f"{using}: orders_order holds {held} orders, not the {count} loaded")
+
+
 # --- the queries -----------------------------------------------------------------------------
 def query_set(using: str, account_id: int) -> dict[str, dict[str, Any]]:
     """Named order_list filters for one data set (each fills a page of 100 on both sizes)."""
@@ -291,87 +316,83 @@ def api_params(filters: dict[str, Any]) -> dict[str, str]:
     return params
 
 
-def abba(pairs: dict, round_: int) -> list:
-    """pairs' items, reversed on odd rounds."""
-    items = list(pairs.items())
-    return items[::-1] if round_ % 2 else items
-
-
 def measure_selectors(
     datasets: dict[str, tuple[str, Any, dict]], iterations: int, warmup: int = 5
 ) -> dict[tuple[str, str], list[float]]:
     """{(query, size label): [seconds]}; datasets: label -> (alias, account, queries).
 
-    Each query runs on both data sets back to back, in ABBA order (small first on even rounds,
-    large first on odd ones), so that the machine's noise and any first-of-a-pair effect fall
-    on both sizes alike."""
+    Each query runs on both data sets back to back, in ABBA order (bench._harness.interleaved)."""
     from orders.selectors import order_list
 
-    times: dict[tuple[str, str], list[float]] = {}
+    def run(name: str, label: str) -> float:
+        alias, account, queries = datasets[label]
+        token = _db.set(alias)
+        try:
+            started = time.perf_counter()
+            page = order_list(account=account, limit=100, **queries[name])
+            elapsed = time.perf_counter() - started
+        finally:
+            _db.reset(token)
+        assert page.results is not None
+        return elapsed
+
     names = list(next(iter(datasets.values()))[2])
-    for i in range(warmup + iterations):
-        for name in names:
-            for label, (alias, account, queries) in abba(datasets, i):
-                token = _db.set(alias)
-                try:
-                    started = time.perf_counter()
-                    page = order_list(account=account, limit=100, **queries[name])
-                    elapsed = time.perf_counter() - started
-                finally:
-                    _db.reset(token)
-                assert page.results is not None
-                if i >= warmup:
-                    times.setdefault((name, label), []).append(elapsed)
-    return times
+    return interleaved(names, list(datasets), run, rounds=iterations, warmup=warmup)
 
 
 def measure_api(
-    servers: dict[str, tuple[str, list[str], dict]], iterations: int, warmup: int = 5
+    servers: dict[str, tuple[str, list[str], dict]], iterations: int, warmup: int = 10
 ) -> dict[tuple[str, str], list[float]]:
     """{(query, size label): [seconds]}; servers: label -> (base URL, API keys, queries);
-    sizes alternate ABBA as in measure_selectors."""
+    sizes alternate ABBA as in measure_selectors. The warm-up rounds send every query to both
+    servers (each worker's first requests import and compile; they are not measured)."""
     import httpx
 
-    times: dict[tuple[str, str], list[float]] = {}
-    names = list(next(iter(servers.values()))[2])
     clients = {size: httpx.Client(timeout=30) for size in servers}
-    turn = 0
+    turns = itertools.count()
+
+    def run(name: str, size: str) -> float:
+        base, keys, queries = servers[size]
+        params = api_params(queries[name])
+        headers = {"Authorization": f"Bearer {keys[next(turns) % len(keys)]}"}
+        started = time.perf_counter()
+        response = clients[size].get(f"{base}/api/v1/orders", params=params, headers=headers)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+        return elapsed
+
+    names = list(next(iter(servers.values()))[2])
     try:
-        for i in range(warmup + iterations):
-            for name in names:
-                for size, (base, keys, queries) in abba(servers, i):
-                    params = api_params(queries[name])
-                    turn += 1
-                    headers = {"Authorization": f"Bearer {keys[turn % len(keys)]}"}
-                    started = time.perf_counter()
-                    response = clients[size].get(
-                        f"{base}/api/v1/orders", params=params, headers=headers
-                    )
-                    elapsed = time.perf_counter() - started
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
-                    if i >= warmup:
-                        times.setdefault((name, size), []).append(elapsed)
+        return interleaved(names, list(servers), run, rounds=iterations, warmup=warmup)
     finally:
         for client in clients.values():
             client.close()
-    return times
 
 
 def ratio_rows(times: dict[tuple[str, str], list[float]], small: str, large: str) -> list[dict]:
-    """One row per query, and one for every query's samples pooled. `aa_p99` is the control:
-    the p99 ratio between the two halves (alternate rounds) of the small set's own samples, the
-    spread a ratio shows when nothing differs; a large/small ratio within it is noise."""
+    """One row per query, and one for every query's samples pooled. `ratio_p99_ci` is a 95 %
+    bootstrap interval of the p99 ratio (rounds resampled, bench._harness.p99_ratio_ci); `aa_p99`
+    is the control: the p99 ratio between the two halves (alternate rounds) of the small set's
+    own samples, the spread a ratio shows when nothing differs. `first_200` is the same row from
+    the first 200 rounds only (what the benchmark measured before: compare the intervals)."""
     names = list(dict.fromkeys(q for q, _ in times))
     pooled = {size: [t for name in names for t in times[(name, size)]] for size in (small, large)}
     series = [(name, times[(name, small)], times[(name, large)]) for name in names]
     series.append(("(all pooled)", pooled[small], pooled[large]))
-    return [_ratio_row(name, a, b) for name, a, b in series]
+    rows = []
+    for name, a, b in series:
+        row = _ratio_row(name, a, b)
+        if name != "(all pooled)" and len(a) > 200:
+            row["first_200"] = _ratio_row(name, a[:200], b[:200])
+        rows.append(row)
+    return rows
 
 
 def _ratio_row(name: str, small: list[float], large: list[float]) -> dict:
     s, big = summary_ms(small), summary_ms(large)
     even, odd = summary_ms(small[0::2])["p99"], summary_ms(small[1::2])["p99"]
+    low, high = p99_ratio_ci(small, large, resamples=400 if len(small) <= 2000 else 100)
     return {
         "query": name,
         "small_p50_ms": s["p50"],
@@ -380,6 +401,8 @@ def _ratio_row(name: str, small: list[float], large: list[float]) -> dict:
         "large_p99_ms": big["p99"],
         "ratio_p50": round(big["p50"] / s["p50"], 3) if s["p50"] else None,
         "ratio_p99": round(big["p99"] / s["p99"], 3) if s["p99"] else None,
+        "ratio_p99_ci": [round(low, 3), round(high, 3)],
+        "ratio_p99_ci_text": f"{low:.2f}-{high:.2f}",
         "aa_p99": round(max(even, odd) / min(even, odd), 3) if min(even, odd) > 0 else None,
         "n": s["n"],
     }
@@ -394,6 +417,7 @@ def ratio_columns(small: str, large: str) -> list[Column]:
         Column("large_p99_ms", f"{large} p99 ms", ".2f"),
         Column("ratio_p50", "ratio p50", ".2f"),
         Column("ratio_p99", "ratio p99", ".2f"),
+        Column("ratio_p99_ci_text", "p99 ratio 95% CI"),
         Column("aa_p99", "A/A p99", ".2f"),
     ]
 
@@ -473,6 +497,7 @@ def load_dataset(alias: str, count: int) -> tuple[Any, list[str], float]:
             using=alias, count=count, account_id=account.pk, instruments=made, seed=count
         )
         analyze(alias)
+        check_alone(alias, count)
     finally:
         _db.reset(token)
     return account, keys, seconds
@@ -482,8 +507,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
-    parser.add_argument("--iterations", type=int, default=500, help="per query and size")
-    parser.add_argument("--api-iterations", type=int, default=200)
+    parser.add_argument(
+        "--iterations", type=int, default=300, help="selector rounds (per query and size)"
+    )
+    parser.add_argument(
+        "--api-iterations",
+        type=int,
+        default=1000,
+        help="API rounds (per query and size): a p99 of 1,000 rests on its 10 largest values",
+    )
     parser.add_argument("--active-rate", type=float, default=500)
     parser.add_argument("--active-seconds", type=float, default=20)
     parser.add_argument(
@@ -525,7 +557,8 @@ def main(argv: list[str] | None = None) -> int:
             PLAN_COLUMNS,
             plan_rows(plans[small], plans[large]),
         )
-        report.data["plans_large"] = {name: p["plan"] for name, p in plans[large].items()}
+        for size, key in ((small, "plans_small"), (large, "plans_large")):
+            report.data[key] = {name: p["plan"] for name, p in plans[size].items()}
         sel = measure_selectors(datasets, args.iterations)
         report.table(
             "selectors",
@@ -575,8 +608,10 @@ def main(argv: list[str] | None = None) -> int:
             RATIO_TARGET,
             "x",
         )
+        low, high = worst99["ratio_p99_ci"]
         report.target(
-            f"{kind}: worst {large}/{small} p99 ratio ({worst99['query']})",
+            f"{kind}: worst {large}/{small} p99 ratio ({worst99['query']}; 95 % CI"
+            f" {low:.2f}-{high:.2f})",
             worst99["ratio_p99"],
             RATIO_TARGET,
             "x",

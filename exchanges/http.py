@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +22,14 @@ from decimal import Decimal
 
 import httpx
 
-from exchanges.calls import OK, CallRecord, current_correlation_id, notify_finish, notify_start
+from exchanges.calls import (
+    OK,
+    CallRecord,
+    current_correlation_id,
+    new_call_id,
+    notify_finish,
+    notify_start,
+)
 from exchanges.classify import classify_transport
 from exchanges.errors import OutcomeUnknownError, RetryableError, VenueError
 
@@ -115,7 +121,7 @@ class VenueHttp:
 
     def exchange(self, request: VenueRequest) -> VenueResponse:
         record = CallRecord(
-            call_id=uuid.uuid4().hex,
+            call_id=new_call_id(),
             venue_api=self.venue_api,
             operation=request.operation,
             method=request.method,

@@ -6,8 +6,11 @@ import functools
 import json
 import logging
 import logging.config
+import os
 import re
 import threading
+import time
+from datetime import UTC, datetime
 
 import structlog
 
@@ -85,6 +88,12 @@ def _may_hold_secret(text: str) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
+@functools.lru_cache(maxsize=256)
+def _secret_fields(keys: tuple) -> frozenset:
+    """The secret field names among a line's keys (lines repeat their key sets endlessly)."""
+    return frozenset(k for k in keys if _secret_key(str(k)))
+
+
 def redact_secrets(_logger, _method, event_dict):
     """structlog processor: drops secret fields and masks secrets inside strings."""
     # Most lines carry nothing to mask: one search over all top-level text fields joined
@@ -97,7 +106,10 @@ def redact_secrets(_logger, _method, event_dict):
             nested = True
     if nested or _may_hold_secret("\x00".join(texts)):
         return _scrub(event_dict)
-    return {k: (REDACTED if _secret_key(str(k)) else v) for k, v in event_dict.items()}
+    secret = _secret_fields(tuple(event_dict))
+    if not secret:
+        return dict(event_dict)
+    return {k: (REDACTED if k in secret else v) for k, v in event_dict.items()}
 
 
 class _MaskedRenderer:
@@ -121,6 +133,8 @@ _SHARED = [
 ]
 
 _configured = False
+_json_lines = False  # configure(fmt="json") ran: log_event() may render lines itself
+_LEVEL_NAMES = {logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
 
 
 def _renderer(fmt: str):
@@ -129,9 +143,19 @@ def _renderer(fmt: str):
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter; a line log_event() rendered already is written as it is."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        rendered = getattr(record, "rendered_line", None)
+        if rendered is not None:
+            return rendered
+        return super().format(record)
+
+
 def _formatter(fmt: str) -> dict:
     return {
-        "()": structlog.stdlib.ProcessorFormatter,
+        "()": _Formatter,
         "foreign_pre_chain": _SHARED,
         "processors": [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -176,10 +200,11 @@ def gunicorn_log_config(*, level: str = "INFO", fmt: str = "json") -> dict:
 
 
 def configure(*, level: str = "INFO", fmt: str = "json") -> None:
-    global _configured
+    global _configured, _json_lines
     if _configured:
         return
     _configured = True
+    _json_lines = fmt == "json"
     logging.config.dictConfig(dict_config(level=level, fmt=fmt))
     structlog.configure(
         processors=[
@@ -191,3 +216,79 @@ def configure(*, level: str = "INFO", fmt: str = "json") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _stdlib_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)
+
+
+def _json_fallback(value) -> str:
+    return repr(value)
+
+
+_ENCODER = json.JSONEncoder(default=_json_fallback)
+
+
+class _Record(logging.LogRecord):
+    """A LogRecord of a line log_event() rendered: the attributes handlers and formatters
+    read, without LogRecord's per-record path and process look-ups."""
+
+    def __init__(self, name: str, level: int, line: str):
+        now_ns = time.time_ns()
+        self.name, self.msg, self.args = name, line, ()
+        self.levelname, self.levelno = logging.getLevelName(level), level
+        self.pathname, self.filename, self.module = "(log_event)", "(log_event)", "log_event"
+        self.exc_info = self.exc_text = self.stack_info = self.funcName = None
+        self.lineno = 0
+        self.created = now_ns / 1e9
+        self.msecs = (now_ns % 1_000_000_000) // 1_000_000 + 0.0
+        self.relativeCreated = (now_ns - logging._startTime * 1e9) / 1e6
+        self.thread = threading.get_ident()
+        self.threadName = threading.current_thread().name
+        self.process, self.processName = _process()
+        self.taskName = None
+        self.rendered_line = line
+
+
+_process_cache: tuple[int, str] | None = None
+
+
+def _process() -> tuple[int, str]:
+    """(pid, multiprocessing's process name), looked up once per process."""
+    global _process_cache
+    cached = _process_cache
+    if cached is None or cached[0] != os.getpid():
+        import multiprocessing
+
+        cached = _process_cache = (os.getpid(), multiprocessing.current_process().name)
+    return cached
+
+
+def log_event(logger_name: str, level: int, event: str, fields: dict) -> None:
+    """One structured line, as `structlog.get_logger(logger_name).<level>(event, **fields)`
+    writes it (the same fields, context variables such as the correlation id, level, logger,
+    ISO timestamp; the same redaction and masking), for lines written on every venue call.
+
+    structlog's chain runs its processors, builds the record through stdlib's findCaller,
+    then the formatter copies the record and runs its own processors; here the line is
+    rendered once and handed to the same stdlib handlers pre-rendered (`_Formatter` writes it
+    as it is). Before configure(fmt="json") ran, or for console output, structlog writes it.
+    """
+    logger = _stdlib_logger(logger_name)
+    if not logger.isEnabledFor(level):
+        return
+    name = _LEVEL_NAMES.get(level)
+    if not _json_lines or name is None:
+        structlog.get_logger(logger_name).log(level, event, **fields)
+        return
+    event_dict = {
+        **structlog.contextvars.get_contextvars(),
+        **fields,
+        "event": event,
+        "level": name,
+        "logger": logger_name,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    line = mask_known_secrets(_ENCODER.encode(redact_secrets(None, name, event_dict)))
+    logger.handle(_Record(logger_name, level, line))

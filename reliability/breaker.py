@@ -9,10 +9,19 @@ so one process trips a breaker and exactly `half_open_calls` probes are let thro
 half-open, however many workers race. While Redis is unreachable each process falls back to
 a local breaker with the same rules (`.degraded` is True) and tries Redis again every
 RELIABILITY_REDIS_RETRY_SECONDS.
+
+The call path (reliability.guard) reads the breaker from this process's last view of it while
+that view is a closed breaker seen on Redis less than `cache_seconds` ago (BREAKER_CACHE_SECONDS):
+every reply from Redis refreshes the view, and a call made on an older view goes to Redis. A
+closed breaker's successes are recorded in batches (with the next trip to Redis, or sent
+without waiting once the batch is `cache_seconds` old); failures, slow calls, probes, bans and
+operator actions go to Redis at once, after the batch. So a breaker opened (or forced open)
+anywhere refuses this process's calls within `cache_seconds` of the change.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -56,6 +65,12 @@ class Breaker:
         self._next_redis_try = 0.0
         self._last_state = BreakerState.CLOSED
         self._last_retry_at: float | None = None
+        self._last_gen = 0
+        self._seen_at = float("-inf")  # when this process last heard the state from Redis
+        self._closed_permit: Permit | None = None
+        # The batch of a closed breaker's successes not yet recorded in Redis.
+        self._ok_lock = threading.Lock()
+        self._ok_n, self._ok_gen, self._ok_since = 0, 0, 0.0
         # Guards the fallback flags and the local store between threads of one process; held
         # only for one state operation (milliseconds), never around the venue call itself.
         self._lock = threading.RLock()
@@ -136,23 +151,82 @@ class Breaker:
         """This process last saw the breaker closed, on Redis (not on its local fallback)."""
         return not self._degraded and self._last_state is BreakerState.CLOSED
 
-    def queue_acquire(self, pipe) -> None:
-        """Adds an acquire to a Redis pipeline; hand its reply to permit()."""
-        self._redis.queue_acquire(pipe, self.venue_api, runtime().clock(), self.config)
+    def local_permit(self, now: float) -> Permit | None:
+        """A permit without a trip to Redis: this process saw the breaker closed on Redis
+        less than cache_seconds ago. None: ask Redis (queue_acquire or acquire)."""
+        if self._last_state is not BreakerState.CLOSED or self._degraded:
+            return None
+        if now - self._seen_at >= self.config.cache_seconds:
+            return None
+        permit = self._closed_permit
+        if permit is None or permit.gen != self._last_gen:
+            permit = self._closed_permit = Permit(gen=self._last_gen, probe=False)
+        return permit
 
-    def permit(self, reply) -> Permit:
-        """The Permit of a queued acquire's reply, or BreakerOpenError."""
+    def queue_acquire(self, pipe) -> tuple[int, int]:
+        """Adds an acquire to a Redis pipeline (hand its reply to permit()), recording this
+        process's batch of successes first. Returns the batch (count, generation): hand it
+        to replay_successes() if the trip failed."""
+        batch = self.take_successes()
+        self._redis.queue_acquire(pipe, self.venue_api, runtime().clock(), self.config, batch)
+        return batch
+
+    # --- successes in batches -----------------------------------------------------------
+    def note_success(self, permit: Permit, now: float) -> bool:
+        """Adds a closed breaker's success (not a probe, not a slow call) to this process's
+        batch. True when the batch is due (cache_seconds old): send it (queue_successes)."""
+        with self._ok_lock:
+            if self._ok_n == 0 or self._ok_gen != permit.gen:
+                # a batch of another generation would be stale in Redis: it is dropped
+                self._ok_n, self._ok_gen, self._ok_since = 0, permit.gen, now
+                _flusher.ensure_running()
+            self._ok_n += 1
+            return now - self._ok_since >= self.config.cache_seconds
+
+    def flush_if_due(self, now: float) -> None:
+        """Records a batch that is cache_seconds old (the flusher thread: a process that
+        stopped making calls records its last successes all the same)."""
+        with self._lock:
+            if self._ok_n and now - self._ok_since >= self.config.cache_seconds:
+                self.flush_successes()
+
+    def take_successes(self) -> tuple[int, int]:
+        """The batch (count, generation), no longer held by this process."""
+        with self._ok_lock:
+            batch = (self._ok_n, self._ok_gen)
+            self._ok_n = 0
+        return batch
+
+    def queue_successes(self, pipe) -> tuple[int, int]:
+        """Adds the batch of successes to a Redis pipeline (reply through recorded());
+        returns the batch for replay_successes() should it fail."""
+        count, gen = batch = self.take_successes()
+        if count:
+            self._redis.queue_record(
+                pipe, self.venue_api, runtime().clock(), self.config, ok=True, gen=gen,
+                probe=False, count=count,
+            )  # fmt: skip
+        return batch
+
+    def replay_successes(self, batch: tuple[int, int]) -> None:
+        """Records a batch whose trip failed, the ordinary way (local fallback included)."""
+        count, gen = batch
+        if count:
+            self._run("record", ok=True, gen=gen, probe=False, count=count)
+
+    def flush_successes(self) -> None:
+        """Records the batch now (before any other change of state by this process)."""
+        count, gen = self.take_successes()
+        if count:
+            with self._lock:
+                self._run_locked("record", ok=True, gen=gen, probe=False, count=count)
+
+    def permit(self, reply, *, sent_at: float) -> Permit:
+        """The Permit of a queued acquire's reply (sent at sent_at), or BreakerOpenError."""
         step = RedisBreakerStore._step(reply)
-        self._after(step, local=False, actor="system", reason="", cause="")
+        self._after(step, local=False, actor="system", reason="", cause="", seen_at=sent_at)
         publish_state(self.venue_api, step.state)  # as check() does on the step-by-step path
         return self._permit(step)
-
-    def queue_success(self, pipe, permit: Permit) -> None:
-        """Adds record_success(permit) to a Redis pipeline; hand its reply to recorded()."""
-        self._redis.queue_record(
-            pipe, self.venue_api, runtime().clock(), self.config, ok=True, gen=permit.gen,
-            probe=permit.probe,
-        )  # fmt: skip
 
     def recorded(self, reply) -> None:
         """Takes in a queued record's reply (logs and stores a transition it made)."""
@@ -212,6 +286,8 @@ class Breaker:
     def _run(self, op: str, **kw):
         channel().drain()  # this thread's deferred commands reach Redis before this one
         with self._lock:
+            if op != "peek":
+                self.flush_successes()  # and this process's batch of successes
             return self._run_locked(op, **kw)
 
     def _run_locked(self, op: str, **kw):
@@ -232,15 +308,32 @@ class Breaker:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._fall_back(now, exc)
             else:
-                self._after(result, local=False, actor=actor, reason=reason, cause=cause)
+                self._after(
+                    result, local=False, actor=actor, reason=reason, cause=cause, seen_at=now
+                )
                 return result
         result = getattr(self._local, op)(self.venue_api, now, config, **args)
         self._after(result, local=True, actor=actor, reason=reason, cause=cause)
         return result
 
-    def _after(self, result, *, local: bool, actor: str, reason: str, cause: str) -> None:
+    def _after(
+        self,
+        result,
+        *,
+        local: bool,
+        actor: str,
+        reason: str,
+        cause: str,
+        seen_at: float | None = None,
+    ) -> None:
+        """Takes in a store's answer. seen_at: when the request it answers was sent (Redis's
+        state is at least that recent: it renews this process's view from that time; a
+        deferred reply, read later, does not renew it)."""
+        if not local and seen_at is not None:
+            self._seen_at = seen_at
         if isinstance(result, Step):
             self._last_state, self._last_retry_at = result.state, result.retry_at
+            self._last_gen = result.gen
             if result.transition:
                 details = {"retry_at": result.retry_at}
                 if cause:
@@ -253,9 +346,10 @@ class Breaker:
                     local=local,
                     details=details,
                 )
-        elif isinstance(result, dict) and result.get("state"):
-            self._last_state = BreakerState(result["state"])
+        elif isinstance(result, dict):
+            self._last_state = BreakerState(result.get("state") or "closed")
             self._last_retry_at = _num(result.get("retry_at"))
+            self._last_gen = int(result.get("gen") or 0)
 
     def _fall_back(self, now: float, exc: Exception) -> None:
         self._next_redis_try = now + settings.RELIABILITY_REDIS_RETRY_SECONDS
@@ -315,3 +409,53 @@ def all_breakers() -> dict[str, dict]:
 def forget_breakers() -> None:
     """Drop this process's handles (tests; after a fork the handles are rebuilt anyway)."""
     _breakers.clear()
+
+
+class _Flusher:
+    """One daemon thread per process recording batches of successes that grew old while no
+    call came to take them along (started on demand, again after a fork)."""
+
+    def __init__(self):
+        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None:
+            return
+        with self._start_lock:
+            if self._pid == os.getpid() and self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="breaker-success-flusher", daemon=True
+            )
+            self._pid = os.getpid()
+            self._thread.start()
+
+    @staticmethod
+    def _loop() -> None:
+        import time
+
+        while True:
+            breakers = list(_breakers.values())
+            wait = min((b.config.cache_seconds for b in breakers), default=0.1)
+            time.sleep(max(wait, 0.02))
+            now = runtime().clock()
+            for breaker in breakers:
+                try:
+                    breaker.flush_if_due(now)
+                except Exception as exc:  # never let the thread die
+                    log.error("breaker.flush_failed", error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+_flusher = _Flusher()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child asks Redis first and does not record its parent's successes."""
+    for breaker in _breakers.values():
+        breaker.take_successes()
+        breaker._seen_at = float("-inf")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

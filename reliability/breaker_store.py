@@ -63,17 +63,22 @@ class RedisBreakerStore:
     def _keys(venue_api: str) -> list[str]:
         return [f"reliability:breaker:{venue_api}", f"reliability:breaker:{venue_api}:window"]
 
-    def queue_acquire(self, pipe, venue_api: str, now: float, config: BreakerConfig) -> None:
-        """Adds an acquire to a Redis pipeline (its reply goes through _step)."""
+    def queue_acquire(
+        self, pipe, venue_api: str, now: float, config: BreakerConfig, successes=(0, -1)
+    ) -> None:
+        """Adds an acquire to a Redis pipeline (its reply goes through _step), recording a
+        batch of successes (count, generation) first."""
         keys = self._keys(venue_api)
-        args = ["acquire", repr(now), *_config_args(config)]
+        args = ["acquire", repr(now), *_config_args(config), *successes]
         pipe.evalsha(self._script().sha, len(keys), *keys, *args)
 
-    def queue_record(self, pipe, venue_api, now, config, *, ok: bool, gen: int, probe: bool):
+    def queue_record(
+        self, pipe, venue_api, now, config, *, ok: bool, gen: int, probe: bool, count: int = 1
+    ):
         """Adds a record (as record() makes it) to a Redis pipeline (reply through _step)."""
         keys = self._keys(venue_api)
         outcome = "success" if ok else "failure"
-        args = ["record", repr(now), *_config_args(config), outcome, gen, int(probe)]
+        args = ["record", repr(now), *_config_args(config), outcome, gen, int(probe), count]
         pipe.evalsha(self._script().sha, len(keys), *keys, *args)
 
     def _run(self, venue_api: str, op: str, now: float, config: BreakerConfig, *extra):
@@ -106,9 +111,13 @@ class RedisBreakerStore:
     def acquire(self, venue_api, now, config) -> Step:
         return self._step(self._run(venue_api, "acquire", now, config))
 
-    def record(self, venue_api, now, config, *, ok: bool, gen: int, probe: bool) -> Step:
+    def record(
+        self, venue_api, now, config, *, ok: bool, gen: int, probe: bool, count: int = 1
+    ) -> Step:
         outcome = "success" if ok else "failure"
-        return self._step(self._run(venue_api, "record", now, config, outcome, gen, int(probe)))
+        return self._step(
+            self._run(venue_api, "record", now, config, outcome, gen, int(probe), count)
+        )
 
     def ban(self, venue_api, now, config, *, until: float) -> Step:
         return self._step(self._run(venue_api, "ban", now, config, repr(until)))
@@ -200,13 +209,15 @@ class LocalBreakerStore:
             return m.step("probe")
         return m.step("allow")
 
-    def record(self, venue_api, now, config, *, ok: bool, gen: int, probe: bool) -> Step:
+    def record(
+        self, venue_api, now, config, *, ok: bool, gen: int, probe: bool, count: int = 1
+    ) -> Step:
         m = self.machine(venue_api)
         if gen != m.gen:
             return m.step("stale")
         if m.state is BreakerState.CLOSED:
             m.consec = 0 if ok else m.consec + 1
-            m.calls.append((now, not ok))
+            m.calls.extend([(now, not ok)] * (count if ok else 1))
             calls, fails = m.window(now, config)
             trigger = None
             if not ok and config.failure_count and m.consec >= config.failure_count:

@@ -11,6 +11,14 @@ NORMAL leaves RATE_HIGH_RESERVE of it, LOW leaves RATE_NORMAL_RESERVE more.
 
 While Redis is unreachable each process keeps RATE_LOCAL_FALLBACK_SHARE of every budget for
 itself (`degraded` is True) and tries Redis again every RELIABILITY_REDIS_RETRY_SECONDS.
+
+Leases (the call path, reliability.guard): the trip that admits a call may also charge up to
+RATE_LEASE_SHARE of each budget ahead for this process (sized by its recent use, within
+NORMAL's share, never in a window's last RATE_WINDOW_GUARD_SECONDS); the process then admits
+HIGH and NORMAL calls from it without a trip (`take_local`) for up to RATE_LEASE_SECONDS, and
+gives back what is left with its next trip. Budget charged ahead is budget spent as far as
+every other process knows, so the venue's limit holds across processes; a lease left unspent
+by a process that went away stays charged until its window ends (buckets refill).
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +81,19 @@ def _cost(budget: Budget, weight: int, orders: int) -> int:
     return {"weight": weight, "orders": orders, "request": 1}[budget.cost]
 
 
-def _lowered(headers) -> dict[str, str]:
-    """A response's headers by lower-case name (one pass; any mapping, httpx.Headers too)."""
+def _lowered(headers, wanted: dict[bytes, str] | None = None) -> dict[str, str]:
+    """A response's headers by lower-case name (one pass; any mapping, httpx.Headers too);
+    of an httpx.Headers only the `wanted` ones (lower-case bytes -> name), read raw."""
     if not headers:
         return {}
+    raw = getattr(headers, "raw", None) if wanted is not None else None
+    if isinstance(raw, list):
+        found = {}
+        for key, value in raw:
+            name = wanted.get(key.lower())
+            if name is not None:
+                found[name] = value.decode("latin-1")
+        return found
     try:
         items = headers.items()
     except AttributeError:
@@ -104,6 +123,24 @@ class Correction:
         return not (self.cooldown_until or self.ban_until)
 
 
+class _Lease:
+    """Budget this process charged ahead in Redis, per budget of its venue API."""
+
+    __slots__ = ("active", "at", "budgets", "granted", "left", "until", "used", "windows")
+
+    def __init__(self, budgets, windows, granted, used, at, until):
+        self.budgets = budgets  # the configuration it was granted under
+        self.windows = windows  # per budget: the window's index (-1: a bucket)
+        self.granted, self.left = granted, list(granted)
+        self.used = used  # each budget's shared use when it was granted
+        self.at, self.until = at, until
+        self.active = True  # False: spend no more of it (cooldown, ban); give it back
+
+
+def _costs(budgets, weight: int, orders: int) -> list[int]:
+    return [weight if b.cost == "weight" else orders if b.cost == "orders" else 1 for b in budgets]
+
+
 class RateBudget:
     def __init__(self, venue_api: str):
         if venue_api not in settings.VENUE_APIS:
@@ -115,6 +152,11 @@ class RateBudget:
         self._next_redis_try = 0.0
         self._lock = threading.RLock()  # one state operation at a time per process, no waits
         self._gauges: dict[tuple[Budget, ...], list] = {}
+        self._owner = uuid.uuid4().hex[:16]  # this process's name on its leases
+        self._lease: _Lease | None = None
+        self._lease_lock = threading.Lock()
+        self._last_lease: _Lease | None = None  # the lease given back last (sizes the next)
+        self._wanted_headers: tuple | None = None
 
     @property
     def config(self) -> RateConfig:
@@ -176,20 +218,105 @@ class RateBudget:
             rt.sleep(wait + rt.rng.uniform(0, min(0.05, wait * 0.1)))
 
     # --- one round trip with the breaker (reliability.guard) -------------------------------
-    def queue_acquire(self, pipe, *, weight: int, orders: int, priority: int) -> None:
-        """Adds one acquire (no waiting) to a Redis pipeline; read it with acquired()."""
-        now = runtime().clock()
-        args = self._acquire_args(now, weight, orders, _share(self.config, int(priority)))
-        pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
+    def take_local(self, now: float, weight: int, orders: int, priority: int) -> list | None:
+        """Admits a HIGH or NORMAL call from this process's lease, without a trip: each
+        budget's use as of the lease (give it to correction() as `known_used`), or None when
+        the lease cannot (none, spent, ended, another window, a window's last guard seconds,
+        a cooldown or ban seen, Redis unreachable): then ask Redis."""
+        lease = self._lease
+        if lease is None or not lease.active or now >= lease.until or priority > 1:
+            return None
+        config = settings.RELIABILITY_RATE
+        budgets = lease.budgets
+        if self._degraded or budgets is not config.budgets[self.venue_api]:
+            return None
+        costs = _costs(budgets, weight, orders)
+        guard = config.window_guard_seconds
+        with self._lease_lock:
+            for b, window, left, cost in zip(
+                budgets, lease.windows, lease.left, costs, strict=True
+            ):
+                if not cost:
+                    continue
+                if left < cost:
+                    return None
+                if window >= 0 and (
+                    math.floor(now / b.period) != window or (window + 1) * b.period - now < guard
+                ):
+                    return None
+            left = lease.left
+            for i, cost in enumerate(costs):
+                left[i] -= cost
+        return lease.used
 
-    def acquired(self, reply) -> list[float] | None:
-        """Each budget's use if a queued acquire charged the call; None if it did not (the
-        caller then waits through acquire())."""
+    def queue_acquire(
+        self, pipe, *, weight: int, orders: int, priority: int, lease: bool = False
+    ) -> tuple:
+        """Adds one acquire (no waiting) to a Redis pipeline; hand its reply and the ticket
+        returned here to acquired().
+
+        lease (HIGH or NORMAL calls, leases on): this process's lease is given back and a new
+        one asked for in the same step."""
+        now = runtime().clock()
+        config, budgets = self.config, self.budgets
+        share = _share(config, int(priority))
+        sizes = back = None
+        if lease and int(priority) <= 1 and config.lease_share > 0 and not self._degraded:
+            back = self._give_back(now, budgets)
+            sizes = self._lease_sizes(now, budgets, _costs(budgets, weight, orders))
+        args = self._acquire_args(now, weight, orders, share, sizes=sizes, back=back)
+        pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
+        return sizes, now
+
+    def acquired(self, reply, ticket: tuple = (None, 0.0)) -> list[float] | None:
+        """Each budget's use if a queued acquire charged the call (and takes in the lease it
+        granted); None if it did not (the caller then waits through acquire())."""
+        sizes, sized_at = ticket
         if reply[0] != "ok":
             return None
-        used = [float(v) for v in reply[2:]]
+        budgets = self.budgets
+        n = len(budgets)
+        used = [float(v) for v in reply[2 : 2 + n]]
+        granted = [float(v) for v in reply[2 + n : 2 + 2 * n]]
+        if sizes is not None and any(granted):
+            now = sized_at  # the time the script charged it at: its window, its end
+            windows = [math.floor(now / b.period) if b.kind == "window" else -1 for b in budgets]
+            self._lease = _Lease(
+                budgets, windows, granted, used, now, now + self.config.lease_seconds
+            )
         self._publish(used)
         return used
+
+    def _give_back(self, now: float, budgets) -> list | None:
+        """What this process's lease left unspent (per budget: amount, window), the lease
+        dropped; None when it holds none."""
+        with self._lease_lock:
+            lease, self._lease = self._lease, None
+        self._last_lease = lease
+        if lease is None or lease.budgets is not budgets:
+            return None
+        return list(zip(lease.left, lease.windows, strict=True))
+
+    def _lease_sizes(self, now: float, budgets, costs: list[int]) -> list[int]:
+        """Per budget: what to lease beyond this call, to last about lease_seconds at this
+        process's recent use (spent from the last lease over its age), at most lease_share of
+        the budget, nothing for budgets the calls do not spend."""
+        config = self.config
+        last = self._last_lease
+        sizes = []
+        for i, (b, cost) in enumerate(zip(budgets, costs, strict=True)):
+            cap = math.floor(b.limit * config.lease_share)
+            if cap < max(cost, 1):
+                sizes.append(0)
+                continue
+            if last is not None and last.budgets is budgets:
+                spent = last.granted[i] - last.left[i] + cost
+                rate = spent / max(now - last.at, 0.001)
+                want = math.ceil(rate * config.lease_seconds)
+            else:
+                want = cost * 4
+            sizes.append(min(cap, max(want, cost)) if cost else (min(cap, want) if want else 0))
+        return sizes
 
     # --- corrections from responses -------------------------------------------------------
     def observe(
@@ -228,16 +355,18 @@ class RateBudget:
         """What a response tells the shared budget (observe() without applying it), or None
         when it tells nothing new."""
         now = runtime().clock()
-        lowered = _lowered(headers)
+        config = self.config
+        budgets = config.budgets[self.venue_api]
+        lowered = _lowered(headers, self._wanted(budgets))
         header_wait = _number(lowered.get("retry-after"))
         wait = retry_after if retry_after is not None else header_wait
         cooldown_until = ban_until = 0.0
         if banned or status == 418:
-            ban_until = now + float(wait if wait else self.config.ban_default_seconds)
+            ban_until = now + float(wait if wait else config.ban_default_seconds)
         elif status == 429:
-            cooldown_until = now + float(wait if wait else self.config.cooldown_default_seconds)
+            cooldown_until = now + float(wait if wait else config.cooldown_default_seconds)
         values = []
-        for b in self.budgets:
+        for b in budgets:
             value = _number(lowered.get(b.header)) if b.header else None
             values.append(value)
             if b.kind == "bucket" and value is not None and value <= 0:
@@ -246,9 +375,17 @@ class RateBudget:
                     cooldown_until = max(cooldown_until, reset)
         if not (cooldown_until or ban_until or any(v is not None for v in values)):
             return None
-        if not (cooldown_until or ban_until) and self._nothing_new(values, known_used):
+        if not (cooldown_until or ban_until) and self._nothing_new(budgets, values, known_used):
             return None
         return Correction(now, cooldown_until, ban_until, values)
+
+    def _wanted(self, budgets) -> dict[bytes, str]:
+        """The response headers correction() reads (lower-case bytes -> name)."""
+        cached = self._wanted_headers
+        if cached is None or cached[0] is not budgets:
+            names = ["retry-after", "x-ratelimit-reset", *(b.header for b in budgets if b.header)]
+            cached = self._wanted_headers = (budgets, {n.encode(): n for n in names})
+        return cached[1]
 
     def apply(self, correction: Correction):
         """Applies a correction (one Redis round trip); returns the end of a ban, else None."""
@@ -257,6 +394,8 @@ class RateBudget:
             correction.cooldown_until,
             correction.ban_until,
         )
+        if cooldown_until or ban_until:
+            self.stop_lease()  # the next call asks Redis, which knows of the cooldown / ban
         self._run("observe", now, cooldown_until, ban_until, correction.values)
         if cooldown_until:
             RATE_COOLDOWN_SECONDS.labels(venue=self.venue_api).set(cooldown_until - now)
@@ -273,10 +412,28 @@ class RateBudget:
         args = self._observe_args(correction.now, 0.0, 0.0, correction.values)
         pipe.evalsha(self._script().sha, len(self._keys()), *self._keys(), *args)
 
-    def _nothing_new(self, values: list, known_used: list[float] | None) -> bool:
+    def leased(self) -> list[float]:
+        """Per budget: what this process's lease has left to spend (0 without one)."""
+        lease = self._lease
+        if lease is None or not lease.active or lease.budgets is not self.budgets:
+            return [0.0] * len(self.budgets)
+        return list(lease.left)
+
+    def stop_lease(self) -> None:
+        """Spend no more of the lease (what is left goes back with the next trip)."""
+        lease = self._lease
+        if lease is not None:
+            lease.active = False
+
+    def forget_lease(self) -> None:
+        """Drop the lease without giving it back (a forked child: the parent holds it)."""
+        self._lease = self._last_lease = None
+
+    @staticmethod
+    def _nothing_new(budgets, values: list, known_used: list[float] | None) -> bool:
         if known_used is None or len(known_used) != len(values):
             return False
-        for b, value, used in zip(self.budgets, values, known_used, strict=True):
+        for b, value, used in zip(budgets, values, known_used, strict=True):
             if value is None:
                 continue
             if b.kind == "window" and value > used:
@@ -349,16 +506,23 @@ class RateBudget:
             script = self._scripts[id(client)] = client.register_script(SCRIPT)
         return script
 
-    def _acquire_args(self, now, weight, orders, share) -> list:
-        args = ["acquire", repr(now), len(self.budgets), repr(self.config.window_guard_seconds)]
-        for b in self.budgets:
+    def _acquire_args(self, now, weight, orders, share, *, sizes=None, back=None) -> list:
+        config = self.config
+        owner, until = (self._owner, repr(now + config.lease_seconds)) if sizes else ("", "0")
+        args = ["acquire", repr(now), len(self.budgets), repr(config.window_guard_seconds)]
+        args += [owner, until]
+        lease_share = _share(config, 1)  # leases stay within NORMAL's share
+        for i, b in enumerate(self.budgets):
             args += [b.kind, b.limit, repr(b.limit * share), b.period, _cost(b, weight, orders)]
+            amount, window = back[i] if back else (0, -1)
+            size = sizes[i] if sizes else 0
+            args += [repr(b.limit * lease_share), size, repr(float(amount)), window]
         return args
 
     def _redis_acquire(self, now, weight, orders, share):
         args = self._acquire_args(now, weight, orders, share)
         reply = self._script()(keys=self._keys(), args=args)
-        return reply[0], float(reply[1]), [float(v) for v in reply[2:]]
+        return reply[0], float(reply[1]), [float(v) for v in reply[2 : 2 + len(self.budgets)]]
 
     def _observe_args(self, now, cooldown_until, ban_until, values) -> list:
         args = ["observe", repr(now), len(self.budgets), repr(cooldown_until), repr(ban_until)]
@@ -473,3 +637,12 @@ def budget_for(venue_api: str) -> RateBudget:
 
 def forget_budgets() -> None:
     _budgets.clear()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not spend its parent's leases (the parent still does)."""
+    for budget in _budgets.values():
+        budget.forget_lease()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -33,6 +33,9 @@ class BreakerConfig:
     recovery_seconds: float = 30.0
     # Probes let through in half-open; all must succeed to close, one failure re-opens.
     half_open_calls: int = 1
+    # Seconds a process admits calls on its last view of a closed breaker without asking
+    # Redis (and batches its successes); a breaker opened anywhere refuses within this. 0: off.
+    cache_seconds: float = 0.1
 
 
 def breaker_config_from_env(venue_api: str) -> BreakerConfig:
@@ -51,9 +54,12 @@ def breaker_config_from_env(venue_api: str) -> BreakerConfig:
         slow_call_seconds=read("SLOW_CALL_SECONDS", d.slow_call_seconds, env_float),
         recovery_seconds=read("RECOVERY_SECONDS", d.recovery_seconds, env_float, min_value=0.1),
         half_open_calls=read("HALF_OPEN_CALLS", d.half_open_calls, env_int, min_value=1),
+        cache_seconds=read("CACHE_SECONDS", d.cache_seconds, env_float, min_value=0.0),
     )
     if config.failure_rate > 1:
         raise EnvError(prefix + "FAILURE_RATE", "must be a share between 0 and 1")
+    if config.cache_seconds > 1:
+        raise EnvError(prefix + "CACHE_SECONDS", "must stay <= 1 (how stale a breaker may be)")
     if config.failure_count == 0 and config.failure_rate == 0:
         raise EnvError(prefix + "FAILURE_COUNT", "and FAILURE_RATE are both 0: nothing can trip")
     return config
@@ -93,6 +99,12 @@ class RateConfig:
     # A window charge made this close (seconds) to its window's end also counts in the next
     # window: the venue counts a request when it arrives, which may be after the boundary.
     window_guard_seconds: float = 0.25
+    # Largest share of each budget one process may lease (charge ahead in Redis and spend
+    # without asking); 0 turns leases off (every call asks Redis).
+    lease_share: float = 0.02
+    # A lease is spent within this many seconds (and sized to last about as long at the
+    # process's recent rate); what is left goes back with the process's next trip.
+    lease_seconds: float = 0.25
 
 
 def _limit(venue_api: str, name: str, default: int) -> int:
@@ -171,9 +183,15 @@ def rate_config_from_env() -> RateConfig:
         ban_default_seconds=env_float("RATE_BAN_DEFAULT_SECONDS", 120.0, min_value=1.0),
         local_fallback_share=env_float("RATE_LOCAL_FALLBACK_SHARE", 0.25),
         window_guard_seconds=env_float("RATE_WINDOW_GUARD_SECONDS", 0.25),
+        lease_share=env_float("RATE_LEASE_SHARE", 0.02),
+        lease_seconds=env_float("RATE_LEASE_SECONDS", 0.25, min_value=0.01),
     )
     if config.high_reserve + config.normal_reserve >= 1:
         raise EnvError("RATE_HIGH_RESERVE", "plus RATE_NORMAL_RESERVE must stay below 1")
+    if config.lease_share > 0.1:
+        raise EnvError("RATE_LEASE_SHARE", "must stay <= 0.1 (processes would starve each other)")
+    if config.lease_seconds > 5:
+        raise EnvError("RATE_LEASE_SECONDS", "must stay <= 5")
     if not 0 < config.local_fallback_share <= 1:
         raise EnvError("RATE_LOCAL_FALLBACK_SHARE", "must be a share between 0 and 1")
     return config

@@ -55,6 +55,7 @@ from tenacity import Retrying, retry_if_exception
 
 from monitoring.metrics import VENUE_CALL_SECONDS, VENUE_CALLS, VENUE_ERRORS
 from reliability.channel import channel
+from reliability.detection import PROBE_OPERATION
 from reliability.detection import after_failure as confirm_outage
 from reliability.errors import (
     BreakerOpenError,
@@ -64,6 +65,7 @@ from reliability.errors import (
     RateLimitedError,
     VenueError,
 )
+from reliability.runtime import runtime
 
 T = TypeVar("T")
 
@@ -85,7 +87,6 @@ def guarded_call(
     deadline: float | None = None,
 ) -> T:
     from reliability.retry import policy_for, should_retry
-    from reliability.runtime import runtime
 
     rt = runtime()
     policy = policy_for(operation)
@@ -146,14 +147,14 @@ class _Attempt:
     def __call__(self):
         from reliability.breaker import breaker_for
         from reliability.budget import budget_for
-        from reliability.runtime import runtime
 
         clock = runtime().clock
-        if clock() >= self.deadline:
+        now = clock()
+        if now >= self.deadline:
             raise DeadlineExceededError(self.venue_api, operation=self.operation)
         breaker = breaker_for(self.venue_api)
         budget = budget_for(self.venue_api)
-        permit, used = self._admit(breaker, budget)
+        permit, used = self._admit(breaker, budget, now)
         started = clock()
         try:
             result = self.fn()
@@ -169,15 +170,22 @@ class _Attempt:
         self._settle_success(result, breaker, budget, permit, used, elapsed)
         return result
 
-    def _admit(self, breaker, budget):
+    def _admit(self, breaker, budget, now: float):
         """(breaker permit, budget use): rate budget and breaker both let the call through.
 
-        When this process last saw the breaker closed, the budget's charge and the breaker's
-        acquire go to Redis in one trip on the call path's channel (reliability/channel.py;
-        the venue call is a round trip too, and these are the overhead). Otherwise, or when
-        that trip cannot decide: fail fast on an open breaker, wait for budget, then take the
+        Without a trip to Redis when this process saw the breaker closed on Redis less than
+        BREAKER_CACHE_SECONDS ago and its budget lease covers the call (HIGH or NORMAL).
+        Otherwise, when this process last saw the breaker closed, the budget's charge (with
+        a new lease) and the breaker's acquire (with the batch of successes) go to Redis in
+        one trip on the call path's channel (reliability/channel.py). Otherwise, or when that
+        trip cannot decide: fail fast on an open breaker, wait for budget, then take the
         permit (a probe in half-open).
         """
+        permit = breaker.local_permit(now)
+        if permit is not None:
+            used = budget.take_local(now, self.weight, self.orders, self.priority)
+            if used is not None:
+                return permit, used
         if breaker.seen_closed() and not budget.degraded:
             admitted = self._admit_together(breaker, budget)
             if admitted is not None:
@@ -191,16 +199,24 @@ class _Attempt:
     def _admit_together(self, breaker, budget):
         ch = channel()
         batch = ch.batch()
-        budget.queue_acquire(batch, weight=self.weight, orders=self.orders, priority=self.priority)
-        breaker.queue_acquire(batch)
+        ticket = budget.queue_acquire(
+            batch, weight=self.weight, orders=self.orders, priority=self.priority, lease=True
+        )
+        successes = breaker.queue_acquire(batch)
+        sent_at = runtime().clock()
         replies = ch.call(batch)
         if replies is None:
-            return None  # Redis failed: the step-by-step path falls back to local state
+            # Redis failed: the step-by-step path falls back to local state; the successes
+            # are recorded there (twice, should the trip have reached Redis after all)
+            breaker.replay_successes(successes)
+            return None
         budget_reply, breaker_reply = replies
+        if isinstance(breaker_reply, Exception):
+            breaker.replay_successes(successes)
         if isinstance(budget_reply, Exception) or isinstance(breaker_reply, Exception):
             return None  # e.g. scripts not loaded yet (NOSCRIPT): nothing was charged or taken
-        used = budget.acquired(budget_reply)
-        permit = breaker.permit(breaker_reply)  # BreakerOpenError when it opened meanwhile
+        used = budget.acquired(budget_reply, ticket)
+        permit = breaker.permit(breaker_reply, sent_at=sent_at)  # BreakerOpenError if open
         if used is None:
             # Budget short: wait for it holding the permit. (If the breaker had gone half-open
             # meanwhile and the wait then fails, the probe slot lapses with its lease.)
@@ -216,8 +232,10 @@ class _Attempt:
         """Header correction, then the breaker's success (or slow-call failure).
 
         A closed breaker's success and a correction of counts change nothing this call waits
-        for: they are sent on the channel without waiting for the reply (read on this thread's
-        next trip; replayed the ordinary way if it failed). Everything else goes step by step.
+        for: the success joins this process's batch (sent with its next trip to Redis, or on
+        the channel without waiting once the batch is BREAKER_CACHE_SECONDS old), a
+        correction is sent on the channel without waiting (replies read on this thread's next
+        trip; replayed the ordinary way if they failed). Everything else goes step by step.
         """
         correction = budget.correction(headers=getattr(result, "headers", None), known_used=used)
         slow = breaker.config.slow_call_seconds
@@ -225,11 +243,14 @@ class _Attempt:
         if (
             not is_slow
             and not permit.probe
+            and self.operation != PROBE_OPERATION  # its success ends an outage confirmation
             and breaker.seen_closed()
             and not budget.degraded
             and (correction is None or correction.counts_only)
         ):
-            self._defer_success(breaker, budget, permit, correction)
+            due = breaker.note_success(permit, runtime().clock())
+            if due or correction is not None:
+                self._defer(breaker, budget, correction, due)
             return
         if correction is not None:
             budget.apply(correction)
@@ -239,7 +260,7 @@ class _Attempt:
             breaker.record_success(permit)
 
     @staticmethod
-    def _defer_success(breaker, budget, permit, correction) -> None:
+    def _defer(breaker, budget, correction, successes_due: bool) -> None:
         ch = channel()
         batch = ch.batch()
         handlers = []
@@ -248,13 +269,16 @@ class _Attempt:
             handlers.append(
                 lambda reply: budget.apply(correction) if isinstance(reply, Exception) else None
             )
-        breaker.queue_success(batch, permit)
-        handlers.append(
-            lambda reply: breaker.record_success(permit)
-            if isinstance(reply, Exception)
-            else breaker.recorded(reply)
-        )
-        ch.send(batch, handlers)
+        if successes_due:
+            successes = breaker.queue_successes(batch)
+            if successes[0]:
+                handlers.append(
+                    lambda reply: breaker.replay_successes(successes)
+                    if isinstance(reply, Exception)
+                    else breaker.recorded(reply)
+                )
+        if handlers:
+            ch.send(batch, handlers)
 
     def _count(self, outcome: str, elapsed: float) -> None:
         calls, seconds = _children(self.venue_api, self.operation, outcome)

@@ -40,10 +40,10 @@ local function open_until(at)
   redis.call('DEL', win)
 end
 
-local function window_sums(add_call, add_fail)
+local function window_sums(add_calls, add_fail)
   local width = window / BUCKETS
   local idx = math.floor(now / width)
-  if add_call then redis.call('HINCRBY', win, 'c' .. idx, 1) end
+  if add_calls > 0 then redis.call('HINCRBY', win, 'c' .. idx, add_calls) end
   if add_fail then redis.call('HINCRBY', win, 'f' .. idx, 1) end
   local flat = redis.call('HGETALL', win)
   local calls, fails = 0, 0
@@ -57,8 +57,18 @@ local function window_sums(add_call, add_fail)
       fails = fails + value
     end
   end
-  if add_call then redis.call('PEXPIRE', win, math.ceil(window * 2000)) end
+  if add_calls > 0 then redis.call('PEXPIRE', win, math.ceil(window * 2000)) end
   return calls, fails
+end
+
+-- n successes of calls let through at generation call_gen while closed (a process records
+-- its closed breaker's successes in batches): the consecutive count resets, the window counts
+-- them. Stale (another generation) or no longer closed: they change nothing, as one would not.
+local function successes(n, call_gen)
+  if n > 0 and call_gen == gen and state == 'closed' then
+    redis.call('HSET', key, 'consec', 0)
+    window_sums(n, false)
+  end
 end
 
 local function reply(verdict, retry_at)
@@ -66,13 +76,15 @@ local function reply(verdict, retry_at)
 end
 
 if op == 'peek' then
-  local calls, fails = window_sums(false, false)
+  local calls, fails = window_sums(0, false)
   local flat = redis.call('HGETALL', key)
   table.insert(flat, 'win_calls'); table.insert(flat, tostring(calls))
   table.insert(flat, 'win_fails'); table.insert(flat, tostring(fails))
   return flat
 
 elseif op == 'acquire' then
+  -- ARGV[9], ARGV[10] (optional): a batch of successes to record first (count, generation)
+  successes(tonumber(ARGV[9] or '0'), tonumber(ARGV[10] or '-1'))
   local verdict = 'allow'
   if state == 'forced_open' then
     return reply('deny', '')
@@ -96,15 +108,18 @@ elseif op == 'acquire' then
 
 elseif op == 'record' then
   local ok, call_gen, probe = ARGV[9] == 'success', tonumber(ARGV[10]), ARGV[11] == '1'
+  local count = tonumber(ARGV[12] or '1') -- successes recorded at once (failures: 1)
   if call_gen ~= gen then return reply('stale') end
-  if state == 'closed' then
+  if ok and not probe and state == 'closed' then
+    successes(count, call_gen)
+  elseif state == 'closed' then
     local consec = 0
     if ok then
       redis.call('HSET', key, 'consec', 0)
     else
       consec = redis.call('HINCRBY', key, 'consec', 1)
     end
-    local calls, fails = window_sums(true, not ok)
+    local calls, fails = window_sums(1, not ok)
     if not ok then
       local trigger = nil
       if fail_count > 0 and consec >= fail_count then

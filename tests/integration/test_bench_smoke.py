@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,6 +86,25 @@ def test_it_takes_nearest_rank_percentiles():
     }
 
 
+def test_it_brackets_a_p99_ratio_with_a_bootstrap_interval():
+    small = [1 + (i % 100) / 100 for i in range(1000)]
+    low, high = harness.p99_ratio_ci(small, [2 * t for t in small])
+    assert low == high == 2  # a ratio every resample agrees on
+    spiky = [t + (5 if i % 97 == 0 else 0) for i, t in enumerate(small)]  # 11 outliers in 1,000
+    low, high = harness.p99_ratio_ci(small, spiky)
+    # the p99 of 1,000 is the 11th-largest: on the edge of the 11 outliers, 3x or 1x by chance
+    assert low < 1.5 < high
+    assert harness.abba("ab", 0) == ["a", "b"] and harness.abba("ab", 1) == ["b", "a"]
+    calls = []
+    times = harness.interleaved(
+        ["q"], ["a", "b"], lambda n, v: calls.append(v) or 0.0, rounds=2, warmup=1
+    )
+    assert calls == ["a", "b", "b", "a", "a", "b"] and times == {
+        ("q", "a"): [0.0] * 2,
+        ("q", "b"): [0.0] * 2,
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_copies_orders_and_measures_the_list_queries(tmp_path):
     from django.db.models import F
@@ -161,6 +181,34 @@ def test_a_bulk_load_puts_back_every_index_and_constraint():
     assert schema() == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_benchmark_database_holds_none_of_the_orders_database_url_holds(order_factory, account):
+    """bench/console.py seeds a million orders into DATABASE_URL's database; the other
+    benchmarks' databases were copies of it, so the reads benchmark's "10 k" set was a table of
+    1.01 M rows (and its keyset page read 5,050 of them). Now every run copies a fresh, empty
+    template."""
+    import psycopg
+    from django.db import connection
+
+    from bench import reads
+
+    order_factory(account)
+    url = harness._with_path(os.environ["DATABASE_URL"], f"/{connection.settings_dict['NAME']}")
+    env = harness.Environment("isolation")
+    try:
+        env._migrate_template(url)
+        copy = env.create_database("bench_isolation")
+        with psycopg.connect(copy) as conn:
+            assert conn.execute("SELECT count(*) FROM orders_order").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+    finally:
+        for name in env.databases:
+            env._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        env._remove_tmp()
+    with pytest.raises(RuntimeError, match="holds 1 orders, not the 0 loaded"):
+        reads.check_alone("default", 0)
+
+
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200)
@@ -231,11 +279,15 @@ def test_it_times_the_bare_request_beside_the_adapter(emulator, fresh_reliabilit
         "bare httpx": bare,
         "adapter": adapter.ThroughAdapter("binance.usdm", "BTCUSDT", "0.010", "50000.0"),
     }
-    times = adapter.measure(runners, iterations=2, warmup=1)
-    rows = adapter.rows_for("binance.usdm", times)
+    times, cpu = adapter.measure(runners, iterations=2, warmup=1)
+    redis = adapter.redis_per_pair(runners["adapter"], pairs=2)
+    rows = adapter.rows_for("binance.usdm", times, cpu, redis)
     assert [r["variant"] for r in rows] == ["bare httpx", "adapter"]
     assert rows[0]["ratio_p50"] == 1.0 and rows[1]["n"] == 2
-    assert len([o for o in emulator.orders("binance") if o["status"] == "CANCELED"]) == 6
+    assert rows[0]["cpu_ms"] > 0 and rows[1]["cpu_ms"] > 0
+    assert rows[1]["redis_commands_per_pair"] >= 0 <= rows[1]["redis_waited_per_pair"]
+    assert "redis_waited_per_pair" not in rows[0]  # the bare variant makes no Redis trip
+    assert len([o for o in emulator.orders("binance") if o["status"] == "CANCELED"]) == 8
 
 
 def test_it_computes_the_alert_time_from_the_rule(tmp_path):

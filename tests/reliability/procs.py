@@ -133,17 +133,15 @@ def emulator_order_worker(env, index, orders_per_second, start_at, count, result
     os.environ.update(env)
     import time
     from dataclasses import replace
-    from decimal import Decimal
 
     import django
 
     django.setup()
     from django.conf import settings
 
+    from bench._venue import limit_order, place
     from exchanges.registry import adapter_for
-    from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
     from reliability.conf import Budget
-    from reliability.errors import VenueError
 
     rate = settings.RELIABILITY_RATE
     settings.RELIABILITY_RATE = replace(
@@ -167,20 +165,86 @@ def emulator_order_worker(env, index, orders_per_second, start_at, count, result
     adapter = adapter_for("bitmex")
     adapter.open_orders(venue_symbol="XBTUSD")  # warm up (instrument lookup) before the race
     time.sleep(max(0.0, start_at - time.time()))
-    placed, errors = 0, []
-    for i in range(count):
-        request = PlaceOrder(
-            venue_symbol="XBTUSD",
-            client_order_id=f"budget-{index}-{i}",
-            side=Side.BUY,
-            order_type=OrderType.LIMIT,
-            quantity=Decimal("100"),
-            price=Decimal("10000.0"),
-            time_in_force=TimeInForce.GTC,
+    outcomes = [
+        place(
+            adapter, limit_order("XBTUSD", f"budget-{index}-{i}", quantity="100", price="10000.0")
         )
-        try:
-            adapter.place_order(request)
-            placed += 1
-        except VenueError as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-    results.put((placed, errors))
+        for i in range(count)
+    ]
+    errors = [outcome for outcome in outcomes if outcome != "placed"]
+    results.put((len(outcomes) - len(errors), errors))
+
+
+def lease_worker(env, limit, period, start_at, calls, url, results):
+    """Make `calls` NORMAL weight-1 calls to url through guarded_call, sharing one budget with
+    leases on (10 % of the limit at most); reports (calls made, trips to Redis waited for)."""
+    os.environ.update(env)
+    import time
+    from dataclasses import replace
+
+    import django
+
+    django.setup()
+    import httpx
+    from django.conf import settings
+
+    from reliability.channel import Channel
+    from reliability.conf import Budget
+    from reliability.guard import Priority, guarded_call
+
+    rate = settings.RELIABILITY_RATE
+    settings.RELIABILITY_RATE = replace(
+        rate,
+        max_wait_seconds=120,
+        lease_share=0.1,
+        budgets={
+            **rate.budgets,
+            "binance.spot": (
+                Budget(
+                    "weight_1m", "window", limit, period, "weight", "ip", "x-mbx-used-weight-1m"
+                ),
+            ),
+        },
+    )
+    trips = [0]
+    call = Channel.call
+
+    def counted(self, batch):
+        trips[0] += 1
+        return call(self, batch)
+
+    Channel.call = counted
+    time.sleep(max(0.0, start_at - time.time()))
+    ok = 0
+    with httpx.Client(timeout=10) as client:
+        for _ in range(calls):
+            guarded_call(
+                "binance.spot",
+                "query",
+                lambda: client.get(url),
+                priority=Priority.NORMAL,
+                deadline=time.time() + 120,
+            )
+            ok += 1
+    results.put((ok, trips[0]))
+
+
+def opener_worker(env, venue_api, start_at, how, results):
+    """At start_at, open venue_api's breaker (an operator's force-open, or a venue ban) and
+    report when Redis had it."""
+    os.environ.update(env)
+    import time
+
+    import django
+
+    django.setup()
+    from reliability.breaker import breaker_for
+
+    breaker = breaker_for(venue_api)
+    breaker.snapshot()  # scripts loaded before the moment
+    time.sleep(max(0.0, start_at - time.time()))
+    if how == "force_open":
+        breaker.force_open(by="alice", reason="maintenance")
+    else:
+        breaker.open_until(time.time() + 60, reason="418: banned")
+    results.put(time.time())

@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY
 
+from bench._venue import limit_order
+from bench._venue import place as place_order
 from monitoring.redis import state_client
 from reliability import detection
 from reliability.breaker import breaker_for
@@ -244,9 +245,11 @@ def test_a_call_that_hung_past_the_time_limit_is_not_confirmed(venue, fake_clock
     assert breaker_for(API).snapshot()["consecutive_failures"] == 1
 
 
-def test_the_pings_are_single_attempts_charged_to_the_rate_budget(venue):
+def test_the_pings_are_single_attempts_charged_to_the_rate_budget(venue, settings):
     from reliability.budget import budget_for
 
+    # charges counted one by one: no budget leased ahead (reliability/budget.py)
+    settings.RELIABILITY_RATE = dataclasses.replace(settings.RELIABILITY_RATE, lease_share=0)
     before = budget_for(API).snapshot()
     venue.down = True
     submit(venue.fails(outage_503()))
@@ -284,23 +287,10 @@ def usdm(emulator, fresh_reliability):
     reset_adapters()
 
 
-def place(adapter):
-    from exchanges.types import OrderType, PlaceOrder, Side, TimeInForce
-
-    request = PlaceOrder(
-        venue_symbol="BTCUSDT",
-        client_order_id=f"det{uuid.uuid4().hex[:29]}",
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=Decimal("0.010"),
-        price=Decimal("50000.0"),
-        time_in_force=TimeInForce.GTC,
-    )
-    try:
-        adapter.place_order(request)
-    except Exception as exc:  # failures are the point here
-        return type(exc).__name__
-    return "placed"
+def place(adapter) -> str:
+    """One resting order: "placed" or the name of the error it met."""
+    order = limit_order("BTCUSDT", f"det{uuid.uuid4().hex[:29]}", quantity="0.010", price="50000.0")
+    return place_order(adapter, order)
 
 
 @pytest.mark.parametrize("mode", ["503", "refuse"])

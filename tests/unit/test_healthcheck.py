@@ -43,7 +43,8 @@ def http_server():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     server.handler = Handler
     yield server
-    server.shutdown()
+    server.shutdown()  # serve_forever returns: its thread ends
+    server.server_close()
 
 
 def _closed_port() -> str:

@@ -108,3 +108,40 @@ def test_a_flat_line_is_redacted_as_the_full_walk_would(fields):
     event = {"event": "venue_call", **fields}
     assert redact_secrets(None, "info", dict(event)) == _scrub(dict(event))
     assert SECRET not in json.dumps(redact_secrets(None, "info", dict(event)))
+
+
+def test_log_event_writes_the_line_structlog_would(captured):
+    from monitoring import correlation
+    from monitoring.logging import log_event
+
+    register_secret_values(SECRET)
+    correlation.bind("corr-42")
+    structlog.contextvars.bind_contextvars(task_id="t-7")
+    fields = {"venue": "binance.usdm", "endpoint": "/fapi/v1/order", "http_status": 200,
+              "duration_ms": 1.5, "detail": f"sent with {SECRET}", "api_key": "k"}  # fmt: skip
+    try:
+        structlog.get_logger("exchanges.calls").info("venue_call", **fields)
+        log_event("exchanges.calls", logging.INFO, "venue_call", dict(fields))
+        log_event("exchanges.calls", logging.WARNING, "venue_call", {"outcome": "rejected"})
+    finally:
+        correlation.clear()
+    via_structlog, fast, warning = captured()
+    for line in (via_structlog, fast):
+        line.pop("timestamp")
+    assert fast == via_structlog
+    assert fast["correlation_id"] == "corr-42" and fast["task_id"] == "t-7"
+    assert fast["api_key"] == REDACTED and SECRET not in json.dumps(fast)
+    assert warning["level"] == "warning" and warning["timestamp"].endswith("Z")
+
+
+def test_log_event_honours_the_loggers_level(captured):
+    from monitoring.logging import log_event
+
+    logger = logging.getLogger("exchanges.calls")
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        log_event("exchanges.calls", logging.INFO, "venue_call", {"venue": "bitmex"})
+    finally:
+        logger.setLevel(previous)
+    assert captured() == []
