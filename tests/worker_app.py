@@ -9,6 +9,7 @@ can SIGKILL the worker "between write-ahead and send". Unset, nothing happens.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from celery.signals import task_postrun
@@ -44,3 +45,27 @@ def _save_coverage(**_kwargs) -> None:
 
 
 task_postrun.connect(_save_coverage, weak=False)
+
+
+# --- database connections across tasks (tests/integration/test_worker_db_connections.py) -------
+BACKEND_PIDS_KEY = "test:backend_pids"
+
+
+@app.task(name="tests.record_backend_pid", ignore_result=True, acks_late=True)
+def record_backend_pid(*, fail: bool = False, stuck_query_seconds: float = 0.0) -> None:
+    """Appends the PostgreSQL backend pid serving this task to BACKEND_PIDS_KEY; then fails, or
+    runs a query its soft time limit interrupts and swallows the interruption (the task still
+    succeeds, its connection is left in the middle of that query)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db import connection
+
+    from monitoring.redis import state_client
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        state_client().rpush(BACKEND_PIDS_KEY, cursor.fetchone()[0])
+        if stuck_query_seconds:
+            with contextlib.suppress(SoftTimeLimitExceeded):
+                cursor.execute("SELECT pg_sleep(%s)", [stuck_query_seconds])
+    if fail:
+        raise RuntimeError("test: the task failed")

@@ -20,11 +20,18 @@ def _declare_queues(**_kwargs) -> None:
     app.conf.task_queues = [Queue(name) for name in settings.CELERY_TASK_QUEUES_NAMES]
 
 
+@signals.worker_init.connect
+def _worker_broker_transport(**_kwargs) -> None:
+    """The worker survives Redis going away while it holds unacked messages (trading/broker.py)."""
+    app.conf.broker_transport = "trading.broker:Transport"
+
+
 app.autodiscover_tasks()
 
 
 # Correlation ids, task metrics, the worker's metrics endpoint and heartbeat (monitoring owns them).
 import monitoring.worker  # noqa: E402, F401
+import trading.celery_db  # noqa: E402, F401 - database connections kept between tasks
 
 
 @signals.setup_logging.connect

@@ -171,7 +171,14 @@ VENUE_APIS = ("binance.spot", "binance.usdm", "binance.coinm", "bitmex")
 CELERY_TASK_QUEUES_NAMES = ("default", *VENUE_APIS)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events (received, started, succeeded) are three broker publishes per task in the worker's
+# main process, the first one before the task is handed to a pool child; nothing here consumes
+# them. On for Flower and the like (or at run time: `celery -A trading control enable_events`).
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
+# A worker keeps its PostgreSQL connection between tasks (under CONN_MAX_AGE and the health
+# check, trading/celery_db.py) and Celery closes it anyway after this many tasks. 0: Celery's
+# default, a new connection for every task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, min_value=0)
 # A task-sent event is one more broker publish per queued task (an extra Redis round trip and
 # ~1 ms of CPU on every order accepted); nothing here consumes them. On for Flower and the like.
 CELERY_TASK_SEND_SENT_EVENT = env_bool("CELERY_TASK_SEND_SENT_EVENT", False)

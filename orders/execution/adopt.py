@@ -152,6 +152,8 @@ def _venue_trades(order: Order, venue_order: VenueOrder, adapter) -> list[VenueF
 
 def _apply_trades(order: Order, venue_order: VenueOrder, trades, actor: str) -> list[str]:
     """Records the trades not recorded yet (by trade id; a repeat changes nothing)."""
+    if not trades:
+        return []  # nothing to record: no query for the recorded trade ids either
     known = set(order.fills.values_list("trade_id", flat=True))
     corrections = []
     for trade in sorted(trades, key=lambda t: (t.ts, t.trade_id)):

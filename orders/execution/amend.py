@@ -52,6 +52,7 @@ def _send(order: Order) -> str:
     try:
         with attempts.write_ahead(order, operation=AMEND, request=summary) as log_:
             venue_order = adapter.amend_order(request)
+            log_.response = venue_payload(venue_order)
     except (UnknownOrderError, RejectedError) as exc:
         return _refused(order, adapter, exc)
     except VenueError as exc:
@@ -63,7 +64,6 @@ def _send(order: Order) -> str:
             "reconcile_order", order_id=order.pk, queue=order.venue_api, countdown=delay
         )
         return "retry"
-    attempts.record_response(log_, venue_payload(venue_order))
     return finish_amend(
         order, venue_order, adapter, actor=Actor.WORKER, reason="amend acknowledged"
     )

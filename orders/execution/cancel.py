@@ -74,6 +74,7 @@ def _send(order: Order) -> str:
                 client_order_id=order.client_order_id,
                 venue_order_id=order.venue_order_id,
             )
+            log_.response = venue_payload(venue_order)
     except UnknownOrderError:
         return settle_from_venue(order, adapter, actor=Actor.WORKER)
     except RejectedError as exc:
@@ -81,7 +82,6 @@ def _send(order: Order) -> str:
     except VenueError as exc:
         attempts.record_not_sent(order, operation=CANCEL, error=exc, request=summary)
         return _later(order, exc)
-    attempts.record_response(log_, venue_payload(venue_order))
     order_adopt(
         order=order,
         venue_order=venue_order,

@@ -1,8 +1,9 @@
 """Follow-up work an execution service schedules for itself: a retry later, a resolver poll.
 
 Always on the order's venue API queue, after the current transaction commits (or at once
-outside one). A lost follow-up is not fatal: the reconciliation pass on beat finds every order
-that is still in flight.
+outside one) and after this worker released the order's lock (locks.after_unlock), so the
+follow-up never finds the order still locked by the task that queued it. A lost follow-up is
+not fatal: the reconciliation pass on beat finds every order that is still in flight.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def schedule(task_name: str, *, order_id: int, queue: str, countdown: float = 0.
             return
         log.info("execution_followup", task=task_name, order_id=order_id, countdown=countdown)
 
-    transaction.on_commit(publish)
+    from orders.execution.locks import after_unlock
+
+    transaction.on_commit(lambda: after_unlock(order_id, publish) or publish())
 
 
 def retry_delay(attempt_number: int, *, at_least: float | None = None) -> float:

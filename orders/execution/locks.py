@@ -3,11 +3,16 @@
 The lock is held (outside any transaction) across write-ahead, send and the state change. It
 dies with the worker's database connection, so after a SIGKILL the next worker gets it at
 once, and a `pending` attempt whose order lock is free proves its worker is gone.
+
+Work queued for the order while its lock is held (followups.schedule) is published once the
+lock is released (`after_unlock`): the next task for the order must find it free, not return
+"busy" and drop the job because this one had not finished yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import structlog
@@ -17,6 +22,8 @@ log = structlog.get_logger(__name__)
 
 # High bits name the lock family so other advisory locks never collide with order ids.
 _NAMESPACE = 0x4F52 << 44  # "OR"
+# Per thread: order id -> [how many times its lock is held, callbacks to run when released].
+_held = threading.local()
 
 
 def _key(order_id: int) -> int:
@@ -31,11 +38,39 @@ def order_lock(order_id: int) -> Iterator[bool]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_key(order_id)])
         held = bool(cursor.fetchone()[0])
+    if held:
+        _holding().setdefault(order_id, [0, []])[0] += 1
     try:
         yield held
     finally:
         if held:
             _unlock(order_id)
+            _released(order_id)
+
+
+def after_unlock(order_id: int, callback: Callable[[], None]) -> bool:
+    """Runs `callback` once this thread releases the order's lock; False when it holds none."""
+    entry = _holding().get(order_id)
+    if entry is None:
+        return False
+    entry[1].append(callback)
+    return True
+
+
+def _holding() -> dict[int, list]:
+    if not hasattr(_held, "orders"):
+        _held.orders = {}
+    return _held.orders
+
+
+def _released(order_id: int) -> None:
+    entry = _holding()[order_id]
+    entry[0] -= 1
+    if entry[0] > 0:
+        return  # still held (the same session took it twice)
+    del _holding()[order_id]
+    for callback in entry[1]:
+        callback()
 
 
 def _unlock(order_id: int) -> None:

@@ -42,10 +42,16 @@ def order_submit(*, order_id: int) -> str:
     with order_lock(order_id) as held:
         if not held:
             return "busy"  # another worker is on this order; it finishes the job
-        order = Order.objects.select_related("instrument").filter(pk=order_id).first()
+        # One query: the order, its instrument and whether a submit is still `pending`.
+        order = (
+            Order.objects.select_related("instrument")
+            .annotate(unfinished_submit=attempts.unfinished_exists(operation=SUBMIT))
+            .filter(pk=order_id)
+            .first()
+        )
         if order is None or order.state != S.PENDING_NEW:
             return "noop"
-        lost = attempts.unfinished(order, operation=SUBMIT)
+        lost = attempts.unfinished(order, operation=SUBMIT) if order.unfinished_submit else []
         if lost:
             attempts.mark_lost(lost, why="worker lost between write-ahead and answer")
             return mark_unknown(order, actor=Actor.WORKER, why="a previous worker died mid-send")
@@ -61,6 +67,7 @@ def _send(order: Order) -> str:
     try:
         with attempts.write_ahead(order, operation=SUBMIT, request=summary) as log_:
             venue_order = adapter.place_order(request)
+            log_.response = venue_payload(venue_order)
     except DuplicateOrderError:
         return _adopt_duplicate(order, adapter)
     except RejectedError as exc:
@@ -77,7 +84,6 @@ def _send(order: Order) -> str:
         if order.state == S.PENDING_NEW and attempts.may_be_at_venue(order):
             mark_unknown(order, actor=Actor.WORKER, why="interrupted after the request was sent")
         raise
-    attempts.record_response(log_, venue_payload(venue_order))
     adoption = order_adopt(
         order=order,
         venue_order=venue_order,
