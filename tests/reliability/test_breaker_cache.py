@@ -11,7 +11,7 @@ import time
 import pytest
 
 from reliability.breaker import Breaker, breaker_for
-from reliability.budget import RateBudget
+from reliability.budget import RateBudget, budget_for
 from reliability.errors import BreakerOpenError
 from reliability.guard import guarded_call
 from tests.reliability import procs
@@ -73,9 +73,21 @@ def test_a_breaker_opened_in_another_process_refuses_here_within_the_cache_time(
     assert Breaker(API).snapshot()["state"] in ("open", "forced_open")
 
 
+def hold_a_fresh_view_and_a_lease(fake_clock) -> None:
+    """Healthy calls until this process admits the next one on its own: a fresh view of the
+    closed breaker and a lease. A first call can go step by step, which grants no lease (a
+    fresh handle, or this thread's channel to Redis left broken by an earlier test)."""
+    for _ in range(5):
+        guarded_call(API, "query", ok)
+        lease = budget_for(API)._lease
+        if lease is not None and breaker_for(API).local_permit(fake_clock.now) is not None:
+            return
+    pytest.fail(f"no fresh closed view and lease after 5 healthy calls (lease: {lease})")
+
+
 def test_calls_on_a_stale_view_cannot_close_an_open_breaker(warm):
     fake_clock = warm
-    guarded_call(API, "query", ok)  # this process's view: closed (and a lease to call on)
+    hold_a_fresh_view_and_a_lease(fake_clock)  # this process's view: closed, a lease to call on
     other = Breaker(API)  # another process
     for _ in range(other.config.failure_count):
         other.record_failure(other.acquire())
