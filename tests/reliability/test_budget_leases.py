@@ -10,7 +10,7 @@ import multiprocessing as mp
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,26 +21,13 @@ from reliability.channel import Channel
 from reliability.conf import Budget
 from reliability.errors import RateLimitedError, RetryableError
 from reliability.guard import Priority, guarded_call
+from tests.fixtures.reliability import CountingVenue as Venue
 from tests.reliability import procs
 
 pytestmark = pytest.mark.django_db
 
 API = "binance.spot"
 LIMIT, PERIOD = 1000, 10
-
-
-@dataclass
-class Answer:
-    headers: dict
-
-
-class Venue:
-    def __init__(self, headers=None):
-        self.headers, self.calls = headers or {}, 0
-
-    def __call__(self):
-        self.calls += 1
-        return Answer(self.headers)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 import redis
@@ -22,24 +22,12 @@ from reliability.channel import channel
 from reliability.conf import Budget
 from reliability.errors import BreakerOpenError, FatalError, RateLimitedError
 from reliability.guard import guarded_call
+from tests.fixtures.reliability import CountingVenue as Venue
+from tests.fixtures.reliability import VenueAnswer as Answer
 
 pytestmark = pytest.mark.django_db
 
 API = "binance.spot"
-
-
-@dataclass
-class Answer:
-    headers: dict
-
-
-class Venue:
-    def __init__(self, headers=None):
-        self.headers, self.calls = headers or {}, 0
-
-    def __call__(self):
-        self.calls += 1
-        return Answer(self.headers)
 
 
 @pytest.fixture

@@ -14,17 +14,11 @@ from django.utils import timezone
 
 from orders import lifecycle, services
 from orders.models import Order, OrderEvent
+from tests.fixtures.orders import LIMIT_ORDER_BODY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BODY = {
-    "exchange": "binance",
-    "symbol": "BTC/USDT:USDT",
-    "side": "buy",
-    "type": "limit",
-    "quantity": "0.010",
-    "price": "65000.5",
-}
+BODY = LIMIT_ORDER_BODY
 
 
 DEADLINE = timezone.now() + timedelta(days=1)

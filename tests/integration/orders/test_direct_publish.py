@@ -13,6 +13,7 @@ import pytest
 from orders import services, tasks
 from orders.broker import DirectPublisher, publisher
 from orders.models import Order
+from tests.fixtures.orders import LIMIT_ORDER_BODY
 from tests.fixtures.worker import forget_broker_connections
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,14 +27,7 @@ def _fresh_broker_connections(fresh_reliability):
     forget_broker_connections()
 
 
-BODY = {
-    "exchange": "binance",
-    "symbol": "BTC/USDT:USDT",
-    "side": "buy",
-    "type": "limit",
-    "quantity": "0.010",
-    "price": "65000.5",
-}
+BODY = LIMIT_ORDER_BODY
 # Per message: ids and tags; everything else must match kombu's envelope exactly.
 _PER_MESSAGE = {"id", "root_id", "correlation_id", "delivery_tag"}
 

@@ -9,17 +9,11 @@ import pytest
 
 from orders import services
 from orders.models import Order
+from tests.fixtures.orders import LIMIT_ORDER_BODY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BODY = {
-    "exchange": "binance",
-    "symbol": "BTC/USDT:USDT",
-    "side": "buy",
-    "type": "limit",
-    "quantity": "0.010",
-    "price": "65000.5",
-}
+BODY = LIMIT_ORDER_BODY
 
 
 def messages(broker, queue: str) -> list[dict]:
