@@ -37,6 +37,18 @@ max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "0"))
 max_requests_jitter = 50
 
 
+# Each worker imports the API before its first request and freezes what it loaded, so the
+# garbage collector's full collections skip it (trading/warmup.py). 0 turns it off.
+gc_freeze = os.environ.get("WEB_GC_FREEZE", "1") != "0"
+
+
+def post_worker_init(worker):
+    if gc_freeze:
+        from trading.warmup import warm_up_and_freeze
+
+        worker.log.info("worker_gc_frozen: %d objects", warm_up_and_freeze())
+
+
 def child_exit(server, worker):
     # Multiprocess metrics: drop the live gauges of a dead worker. Guarded: without the env var
     # mark_process_dead raises inside the arbiter and takes the master down.

@@ -90,10 +90,14 @@ def _validate(request: dict[str, Any]) -> tuple[Instrument, list[str]]:
 
 
 def _check_venue_available(instrument, failover: list[str]) -> None:
-    """Fail fast (503 venue_unavailable) when no venue the order may use accepts calls now."""
+    """Fail fast (503 venue_unavailable) when no venue the order may use accepts calls now.
+    A closed breaker this process saw on Redis less than BREAKER_CACHE_SECONDS ago is taken
+    as it was (no round trip), as the call path does: an opened one is seen within that time;
+    an order accepted meanwhile meets the open breaker when its task submits it, as any order
+    accepted just before the breaker opened does."""
     from reliability.breaker import breaker_for
 
-    if breaker_for(instrument.venue_api).allows_calls():
+    if breaker_for(instrument.venue_api).allows_calls_cached():
         return
     fallbacks = Instrument.objects.filter(
         venue__in=failover, symbol=instrument.symbol, active=True

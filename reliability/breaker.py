@@ -94,6 +94,14 @@ class Breaker:
         snap = self.snapshot()
         return snap["allows_calls"]
 
+    def allows_calls_cached(self) -> bool:
+        """allows_calls(), answered without a trip to Redis while this process's view is a
+        closed breaker seen on Redis less than cache_seconds ago (the call path's bound: a
+        breaker opened anywhere is seen within cache_seconds); else allows_calls()."""
+        if self.seen_closed() and runtime().clock() - self._seen_at < self.config.cache_seconds:
+            return True
+        return self.allows_calls()
+
     def snapshot(self) -> dict:
         raw = self._run("peek")
         now = runtime().clock()

@@ -3,6 +3,7 @@ worker's counters; no configured secret reaches a log line."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -94,3 +95,15 @@ def test_a_known_secret_never_appears_in_any_log_line(server):
     assert "Not Found" in output  # django.request logged the 404s too
     for value in SECRETS.values():
         assert value not in output
+
+
+def test_each_worker_freezes_the_heap_it_loaded_before_serving(server):
+    server.wait_for_workers(2)
+
+    def frozen_lines():
+        lines = [line for line in server.log_lines() if "worker_gc_frozen" in json.dumps(line)]
+        return lines if len(lines) >= 2 else None
+
+    lines = server.wait_for(frozen_lines, what="both workers' worker_gc_frozen lines")
+    counts = [int(json.dumps(line).split("worker_gc_frozen: ")[1].split(" ")[0]) for line in lines]
+    assert all(count > 50_000 for count in counts), lines

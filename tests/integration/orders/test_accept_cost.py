@@ -63,8 +63,8 @@ def _statements(captured) -> list[str]:
     ]
 
 
-def test_it_accepts_an_order_with_one_statement_and_five_redis_round_trips(
-    api, instruments, monkeypatch, django_capture_on_commit_callbacks
+def test_it_accepts_an_order_with_one_statement_and_four_redis_round_trips(
+    api, instruments, monkeypatch, django_capture_on_commit_callbacks, fake_clock
 ):
     with django_capture_on_commit_callbacks(execute=True):
         assert post(api, "warm-up").status_code == 202  # key cached, script loaded, instrument read
@@ -84,9 +84,45 @@ def test_it_accepts_an_order_with_one_statement_and_five_redis_round_trips(
     assert ') INSERT INTO "orders_orderevent" ' in statement, statement
     # after commit: the active-orders generation, the submit task, the accepted counter
     assert len(hooks) == 3
-    # the key from the cache, the throttle's script, the breaker's script, then (after commit)
-    # the active-orders generation and the submit task (no task-sent event)
+    # the key from the cache, the throttle's script, then (after commit) the active-orders
+    # generation and the submit task (no task-sent event); the breaker was seen closed on Redis
+    # by the warm-up less than BREAKER_CACHE_SECONDS ago (the clock stands still here)
+    assert trips.commands() == ["GET", "EVALSHA", "SET", "LPUSH"], trips.commands()
+
+
+def _cache_seconds() -> float:
+    from django.conf import settings
+
+    return settings.RELIABILITY_BREAKERS["binance.usdm"].cache_seconds
+
+
+def test_the_breaker_is_read_from_redis_again_once_its_view_is_cache_seconds_old(
+    api, instruments, monkeypatch, fake_clock, django_capture_on_commit_callbacks
+):
+    assert post(api, "seen").status_code == 202
+    fake_clock.advance(_cache_seconds() * 1.01)
+    trips = RoundTrips(monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(api, "stale-view").status_code == 202
     assert trips.commands() == ["GET", "EVALSHA", "EVALSHA", "SET", "LPUSH"], trips.commands()
+
+
+def test_a_breaker_opened_by_another_process_refuses_orders_within_cache_seconds(
+    api, instruments, fake_clock
+):
+    from reliability.breaker import Breaker
+
+    assert post(api, "before").status_code == 202  # this process saw the breaker closed
+    Breaker("binance.usdm").force_open(by="test", reason="another process")  # not this view
+
+    # within the bound the call path has too, this process still goes by its view
+    assert post(api, "within-bound").status_code == 202
+    fake_clock.advance(_cache_seconds() * 1.01)
+    refused = post(api, "after-bound")
+
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["error"]["code"] == "venue_unavailable"
 
 
 def test_a_repeat_costs_a_failed_insert_and_one_lookup_and_answers_the_original(api, instruments):
