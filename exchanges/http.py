@@ -90,10 +90,17 @@ class VenueResponse:
 ResponseClassifier = Callable[[str, VenueRequest, httpx.Response, object], VenueError | None]
 
 
+# One decoder for every response (json.loads with parse_float builds a new one per call).
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def decode_json(content: bytes) -> object:
-    if not content.strip():
+    """A response body: JSON numbers with a fraction as Decimal; None for an empty body;
+    ValueError for anything that is not UTF-8 JSON (RFC 8259 allows no other encoding)."""
+    text = content.decode("utf-8") if isinstance(content, bytes | bytearray) else content
+    if not text.strip():
         return None
-    return json.loads(content, parse_float=Decimal)
+    return _DECODER.decode(text)
 
 
 class VenueHttp:

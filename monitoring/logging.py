@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import logging
 import logging.config
 import os
+import queue
 import re
 import threading
 import time
@@ -144,12 +146,17 @@ def _renderer(fmt: str):
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
-    """structlog's formatter; a line log_event() rendered already is written as it is."""
+    """structlog's formatter; a line log_event() collected is rendered here (once, on the
+    writer thread when there is one), a line rendered already is written as it is."""
 
     def format(self, record: logging.LogRecord) -> str:
         rendered = getattr(record, "rendered_line", None)
         if rendered is not None:
             return rendered
+        pending = getattr(record, "event_dict", None)
+        if pending is not None:
+            record.rendered_line = _render(record)
+            return record.rendered_line
         return super().format(record)
 
 
@@ -199,13 +206,188 @@ def gunicorn_log_config(*, level: str = "INFO", fmt: str = "json") -> dict:
     return config
 
 
-def configure(*, level: str = "INFO", fmt: str = "json") -> None:
+class _Flush:
+    """A marker on the writer's queue: set once every record queued before it is written."""
+
+    def __init__(self):
+        self.done = threading.Event()
+
+
+class _Writer:
+    """Log lines leave the calling thread as records; one daemon thread per process renders
+    and writes them, in the order they were logged (the queue is FIFO and every record the
+    root logger handles goes through it). A venue call or a request then pays for collecting
+    its fields and a queue put, not for JSON encoding, redaction and the write to stdout.
+
+    What the calling thread still does: structlog's own chain (context variables and the
+    timestamp are taken at the call), stdlib %-formatting of foreign records (their arguments
+    may change once the call returns; they are formatted in full there), and, with more than
+    MAX_QUEUED records waiting, the whole write itself (back-pressure instead of memory).
+    Lines are flushed at exit (atexit), on flush() (a Celery pool child calls it before it
+    leaves through os._exit) and survive a fork: the child starts its own thread and queue,
+    and no fork happens in the middle of a write (the thread holds `_writing` while writing,
+    and the fork waits for it).
+    """
+
+    MAX_QUEUED = 10_000
+    # The thread wakes this often and writes what was queued meanwhile: a record put wakes
+    # nothing (a wake-up per line cost a venue call more than the rendering it saved).
+    INTERVAL = 0.02
+
+    def __init__(self, handlers: list[logging.Handler], *, interval: float = INTERVAL):
+        self.handlers = handlers
+        self.interval = interval
+        self._writing = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.pid = os.getpid()
+        self.thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        get = self.queue.get_nowait
+        while True:
+            time.sleep(self.interval)
+            while True:
+                try:
+                    record = get()
+                except queue.Empty:
+                    break
+                if record is None:
+                    return
+                if isinstance(record, _Flush):
+                    record.done.set()
+                    continue
+                with self._writing:
+                    self.write(record)
+
+    def write(self, record: logging.LogRecord) -> None:
+        for handler in self.handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+    def put(self, record: logging.LogRecord) -> None:
+        if self.pid != os.getpid() or not self.thread.is_alive():
+            with self._writing:  # no thread here (a fork without the hook, interpreter exit)
+                self.write(record)
+        elif self.queue.qsize() > self.MAX_QUEUED:
+            self.flush(timeout=1.0)
+            with self._writing:
+                self.write(record)
+        else:
+            self.queue.put(record)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every line queued so far is written (True), or timeout (False)."""
+        if self.pid != os.getpid() or not self.thread.is_alive():
+            return True
+        marker = _Flush()
+        self.queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.pid == os.getpid() and self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join(timeout)
+
+    # os.register_at_fork hooks
+    def before_fork(self) -> None:
+        self._writing.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        self._writing.release()
+
+    def after_fork_in_child(self) -> None:
+        self._writing = threading.Lock()
+        self._start()  # the parent's queue stays with the parent, which writes its lines
+
+
+class _QueueHandler(logging.Handler):
+    """The root logger's one handler when lines are written on the writer thread."""
+
+    def __init__(self, writer: _Writer, formatter: logging.Formatter):
+        super().__init__()
+        self.writer = writer
+        self.setFormatter(formatter)
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # No handler lock: the queue is thread-safe, and a handler lock held across a fork
+        # is the hazard the writer avoids.
+        if self.filters and not self.filter(record):
+            return False
+        if not _deferrable(record):
+            try:
+                record.rendered_line = self.format(record)
+            except Exception:
+                self.handleError(record)
+                return False
+            record.args, record.exc_info = (), None
+        self.writer.put(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() is used
+        self.writer.put(record)
+
+
+def _deferrable(record: logging.LogRecord) -> bool:
+    """Can this record be rendered on the writer thread and read the same? A log_event()
+    record and a plain structlog line can (their fields, context variables and timestamp are
+    in their event dict already). A foreign (stdlib) record cannot: its arguments may change
+    and structlog's pre-chain would read the writer thread's context variables and clock; a
+    line with a traceback cannot either (structlog takes exc_info=True as sys.exc_info() of
+    the thread that renders it)."""
+    if getattr(record, "event_dict", None) is not None:
+        return True
+    msg = record.msg
+    return (
+        isinstance(msg, dict)
+        and hasattr(record, "_logger")  # structlog's wrap_for_formatter put it there
+        and not record.exc_info
+        and "exc_info" not in msg
+        and "exception" not in msg
+        and "stack_info" not in msg
+    )
+
+
+_writer: _Writer | None = None
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Every log line logged so far is written (True), or timeout passed (False)."""
+    writer = _writer
+    return True if writer is None else writer.flush(timeout)
+
+
+def _write_on_a_thread() -> None:
+    """Moves the root logger's handlers behind a _Writer (see there)."""
+    global _writer
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    if not handlers:
+        return
+    _writer = _Writer(handlers)
+    for handler in handlers:
+        root.removeHandler(handler)
+    root.addHandler(_QueueHandler(_writer, handlers[0].formatter))
+    os.register_at_fork(
+        before=_writer.before_fork,
+        after_in_parent=_writer.after_fork_in_parent,
+        after_in_child=_writer.after_fork_in_child,
+    )
+    atexit.register(_writer.stop)
+
+
+def configure(*, level: str = "INFO", fmt: str = "json", threaded: bool = True) -> None:
     global _configured, _json_lines
     if _configured:
         return
     _configured = True
     _json_lines = fmt == "json"
     logging.config.dictConfig(dict_config(level=level, fmt=fmt))
+    if threaded:
+        _write_on_a_thread()
     structlog.configure(
         processors=[
             *_SHARED[:-1],
@@ -231,12 +413,13 @@ _ENCODER = json.JSONEncoder(default=_json_fallback)
 
 
 class _Record(logging.LogRecord):
-    """A LogRecord of a line log_event() rendered: the attributes handlers and formatters
-    read, without LogRecord's per-record path and process look-ups."""
+    """A LogRecord of a line log_event() collected: the attributes handlers and formatters
+    read, without LogRecord's per-record path and process look-ups. The line itself is
+    rendered from event_dict by the formatter (_Formatter), on the writer thread."""
 
-    def __init__(self, name: str, level: int, line: str):
-        now_ns = time.time_ns()
-        self.name, self.msg, self.args = name, line, ()
+    def __init__(self, name: str, level: int, event_dict: dict):
+        self.created_ns = now_ns = time.time_ns()
+        self.name, self.msg, self.args = name, event_dict.get("event"), ()
         self.levelname, self.levelno = logging.getLevelName(level), level
         self.pathname, self.filename, self.module = "(log_event)", "(log_event)", "log_event"
         self.exc_info = self.exc_text = self.stack_info = self.funcName = None
@@ -248,7 +431,8 @@ class _Record(logging.LogRecord):
         self.threadName = threading.current_thread().name
         self.process, self.processName = _process()
         self.taskName = None
-        self.rendered_line = line
+        self.event_dict = event_dict
+        self.rendered_line = None
 
 
 _process_cache: tuple[int, str] | None = None
@@ -271,9 +455,10 @@ def log_event(logger_name: str, level: int, event: str, fields: dict) -> None:
     ISO timestamp; the same redaction and masking), for lines written on every venue call.
 
     structlog's chain runs its processors, builds the record through stdlib's findCaller,
-    then the formatter copies the record and runs its own processors; here the line is
-    rendered once and handed to the same stdlib handlers pre-rendered (`_Formatter` writes it
-    as it is). Before configure(fmt="json") ran, or for console output, structlog writes it.
+    then the formatter copies the record and runs its own processors; here the calling thread
+    only collects the fields (context variables and timestamp as of the call) into a record,
+    and `_Formatter` renders the line once, on the writer thread (see _Writer). Before
+    configure(fmt="json") ran, or for console output, structlog writes it.
     """
     logger = _stdlib_logger(logger_name)
     if not logger.isEnabledFor(level):
@@ -288,7 +473,21 @@ def log_event(logger_name: str, level: int, event: str, fields: dict) -> None:
         "event": event,
         "level": name,
         "logger": logger_name,
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
     }
-    line = mask_known_secrets(_ENCODER.encode(redact_secrets(None, name, event_dict)))
-    logger.handle(_Record(logger_name, level, line))
+    logger.handle(_Record(logger_name, level, event_dict))
+
+
+def _render(record: _Record) -> str:
+    """The JSON line of a log_event() record: its fields and the time it was logged at,
+    redacted, encoded, known secret values masked."""
+    event_dict = record.event_dict
+    event_dict["timestamp"] = _iso(record.created_ns)
+    level = event_dict.get("level", "info")
+    return mask_known_secrets(_ENCODER.encode(redact_secrets(None, level, event_dict)))
+
+
+def _iso(ns: int) -> str:
+    """An ISO 8601 UTC time with microseconds, as structlog's TimeStamper(fmt="iso") writes."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+    return moment.isoformat().replace("+00:00", "Z")

@@ -77,7 +77,11 @@ def task_revoked(request=None, terminated=False, expired=False, **_kwargs) -> No
 
 @signals.worker_process_shutdown.connect
 def child_exited(pid=None, **_kwargs) -> None:
-    """Drop the live gauges of an exiting pool child (guarded: needs the multiprocess dir)."""
+    """Drop the live gauges of an exiting pool child (guarded: needs the multiprocess dir),
+    and write its queued log lines (the child leaves through os._exit: no atexit)."""
+    from monitoring.logging import flush
+
+    flush(timeout=2.0)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -405,11 +405,14 @@ CELERY_BEAT_SCHEDULE.update(
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 LOG_FORMAT = env_str("LOG_FORMAT", "json", choices=("json", "console"))
 LOGGING_CONFIG = None  # monitoring.logging.configure() sets logging up once per process
+# Lines are rendered and written by one thread per process (monitoring.logging._Writer), off
+# the thread that logs them (a venue call, a request); false writes each line as it is logged.
+LOG_WRITER_THREAD = env_bool("LOG_WRITER_THREAD", True)
 
 from monitoring.logging import configure as _configure_logging  # noqa: E402
 from monitoring.logging import register_secret_values as _register_secret_values  # noqa: E402
 
-_configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+_configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT, threaded=LOG_WRITER_THREAD)
 # These values are masked wherever they would appear in a log line.
 _register_secret_values(
     SECRET_KEY,

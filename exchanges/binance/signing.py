@@ -7,8 +7,8 @@ percent-encoded (UTF-8) before signing, exactly as they are sent.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from urllib.parse import quote
@@ -28,18 +28,26 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+# Characters quote() never encodes: text made of them only is sent as it is.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def _quoted(text: str) -> str:
+    return text if _PLAIN(text) else quote(text, safe="")
+
+
 def encode_params(params: Mapping[str, object] | Iterable[tuple[str, object]]) -> str:
     """key=value&... in the given order, values percent-encoded as UTF-8; None values dropped."""
     items = params.items() if isinstance(params, Mapping) else params
     return "&".join(
-        f"{quote(str(key), safe='')}={quote(format_value(value), safe='')}"
+        f"{_quoted(str(key))}={_quoted(format_value(value))}"
         for key, value in items
         if value is not None
     )
 
 
 def sign(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), payload.encode(), "sha256").hex()
 
 
 def signed_payload(secret: str, *, query: str = "", body: str = "") -> tuple[str, str]:

@@ -7,7 +7,6 @@ api-expires is a UNIX time in seconds after which BitMEX refuses the request.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from decimal import Decimal
@@ -15,7 +14,7 @@ from decimal import Decimal
 
 def sign(secret: str, verb: str, path: str, expires: int, data: str = "") -> str:
     message = f"{verb.upper()}{path}{expires}{data}"
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), message.encode(), "sha256").hex()
 
 
 def auth_headers(

@@ -138,3 +138,7 @@ def test_it_decodes_json_numbers_as_decimals():
 
     assert decode_json(b'{"price": 0.1, "qty": 3}') == {"price": Decimal("0.1"), "qty": 3}
     assert decode_json(b"  ") is None
+    assert decode_json('{"ok": true, "name": "\u00e9"}'.encode()) == {"ok": True, "name": "\u00e9"}
+    for unreadable in (b"\xff\xfe{", b"<html>", b'{"price": 1.5'):
+        with pytest.raises(ValueError):  # the caller's "undecodable" branch
+            decode_json(unreadable)
