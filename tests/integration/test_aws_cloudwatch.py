@@ -4,7 +4,6 @@ beat task off the request path; a CloudWatch outage never fails the task."""
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from monitoring.cloudwatch import Datum
 from monitoring.heartbeats import write_beat_heartbeat, write_worker_heartbeat
 from monitoring.tasks import publish_cloudwatch_metrics
 from tests.fixtures.aws import ROOT, boto_client
+from tests.fixtures.services import script_result
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_beat_schedules_the_publisher_only_when_enabled():
     assert "cloudwatch-metrics" not in settings.CELERY_BEAT_SCHEDULE
     script = (
         "import django, json; django.setup(); from django.conf import settings; "
-        "print(json.dumps(settings.CELERY_BEAT_SCHEDULE.get('cloudwatch-metrics')))"
+        "print('RESULT', json.dumps(settings.CELERY_BEAT_SCHEDULE.get('cloudwatch-metrics')))"
     )
     env = {**os.environ, "CLOUDWATCH_METRICS_ENABLED": "true", "CLOUDWATCH_PUBLISH_SECONDS": "30"}
     result = subprocess.run(
@@ -126,6 +126,6 @@ def test_beat_schedules_the_publisher_only_when_enabled():
         timeout=60,
         check=True,
     )
-    entry = json.loads(result.stdout.strip().splitlines()[-1])
+    entry = script_result(result.stdout)
     assert entry["task"] == "monitoring.tasks.publish_cloudwatch_metrics"
     assert entry["schedule"] == 30.0 and entry["options"]["queue"] == "default"

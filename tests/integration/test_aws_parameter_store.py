@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.fixtures.aws import ROOT, aws_env, boto_client
+from tests.fixtures.services import script_result
 from trading import aws_secrets
 from trading.env import EnvError
 
@@ -87,13 +88,13 @@ def test_a_production_process_starts_with_its_secrets_only_in_parameter_store(aw
     script = (
         "import django, json, structlog; django.setup(); from django.conf import settings; "
         "structlog.get_logger('leak').warning('oops', detail='key is " + BINANCE_SECRET + "'); "
-        "print(json.dumps([settings.SECRET_KEY == '" + DJANGO_SECRET + "', "
+        "print('RESULT', json.dumps([settings.SECRET_KEY == '" + DJANGO_SECRET + "', "
         "settings.BINANCE_API_SECRET == '" + BINANCE_SECRET + "', settings.ALLOWED_HOSTS]))"
     )
     env = {**aws_env(aws), "TRADING_STAGE": "production", aws_secrets.PATH_VARIABLE: PATH}
     result = _start_process(env, script)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+    assert script_result(result.stdout) == [
         True,
         True,
         ["trading.example.com"],

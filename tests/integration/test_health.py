@@ -35,16 +35,15 @@ def test_ready_names_redis_when_it_is_down_and_live_stays_up(redis_server):
 
 def test_ready_names_postgresql_when_it_is_unreachable():
     """A real process whose DATABASE_URL points at a closed port."""
-    import json
     import os
     import subprocess
     import sys
 
-    from tests.fixtures.services import ROOT
+    from tests.fixtures.services import ROOT, script_result
 
     script = (
         "import django, json; django.setup(); from django.test import Client; "
-        "r = Client().get('/health/ready'); print(json.dumps([r.status_code, r.json()]))"
+        "r = Client().get('/health/ready'); print('RESULT', json.dumps([r.status_code, r.json()]))"
     )
     env = {
         **os.environ,
@@ -61,7 +60,7 @@ def test_ready_names_postgresql_when_it_is_unreachable():
         timeout=60,
         check=True,
     )
-    status, body = json.loads(result.stdout.strip().splitlines()[-1])
+    status, body = script_result(result.stdout)
     assert status == 503
     assert body["down"] == ["postgresql"]
     assert body["checks"]["redis"]["ok"] is True

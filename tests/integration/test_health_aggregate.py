@@ -3,7 +3,6 @@ stopped for real, and the cache that keeps probes off the venues."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from django.test import Client, override_settings
 from monitoring import health
 from monitoring.heartbeats import write_beat_heartbeat, write_worker_heartbeat
 from tests.fixtures.processes import ROOT
+from tests.fixtures.services import script_result
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +187,7 @@ def test_postgresql_unreachable_is_503():
     """A real process whose DATABASE_URL points at a closed port."""
     script = (
         "import django, json; django.setup(); from django.test import Client; "
-        "r = Client().get('/health/'); print(json.dumps([r.status_code, r.json()]))"
+        "r = Client().get('/health/'); print('RESULT', json.dumps([r.status_code, r.json()]))"
     )
     env = {
         **os.environ,
@@ -204,7 +204,7 @@ def test_postgresql_unreachable_is_503():
         timeout=60,
         check=True,
     )
-    status, body = json.loads(result.stdout.strip().splitlines()[-1])
+    status, body = script_result(result.stdout)
     assert status == 503
     assert body["status"] == "down"
     assert body["checks"]["postgresql"]["status"] == "down"
