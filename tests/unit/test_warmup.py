@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
 
 from tests.fixtures.processes import ROOT, process_env
+from tests.fixtures.services import RESULT_MARK, script_result
 
 PROBE = textwrap.dedent(
     """
@@ -20,7 +20,7 @@ PROBE = textwrap.dedent(
     frozen = warm_up_and_freeze()
     started = time.perf_counter()
     gc.collect()
-    print(json.dumps({
+    print(MARK + json.dumps({
         "api_loaded_before": before,
         "api_loaded_after": "orders.apis" in sys.modules,
         "frozen": frozen,
@@ -34,7 +34,7 @@ PROBE = textwrap.dedent(
 def test_it_imports_the_api_and_leaves_full_collections_almost_nothing_to_walk():
     # a fresh interpreter, as a gunicorn worker is after loading the WSGI application
     done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", f"MARK = {RESULT_MARK!r}\n" + PROBE],
         cwd=ROOT,
         env=process_env(DJANGO_SETTINGS_MODULE="trading.settings"),
         capture_output=True,
@@ -42,7 +42,7 @@ def test_it_imports_the_api_and_leaves_full_collections_almost_nothing_to_walk()
         timeout=120,
         check=True,
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = script_result(done.stdout)
 
     assert not result["api_loaded_before"] and result["api_loaded_after"]
     assert result["frozen"] > 50_000, result  # the loaded heap (~120 k objects)
