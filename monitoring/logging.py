@@ -318,12 +318,11 @@ class _QueueHandler(logging.Handler):
         if self.filters and not self.filter(record):
             return False
         if not _deferrable(record):
-            try:
+            try:  # rendered now; the record itself stays as it is for any other handler
                 record.rendered_line = self.format(record)
             except Exception:
                 self.handleError(record)
                 return False
-            record.args, record.exc_info = (), None
         self.writer.put(record)
         return True
 

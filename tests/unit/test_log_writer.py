@@ -115,6 +115,29 @@ def test_it_keeps_a_traceback_and_arguments_as_they_were_at_the_call(through_wri
     assert written[1]["event"] == "stdlib failed with ['before']"
 
 
+def test_a_handler_after_the_writers_sees_the_record_unchanged(through_writer):
+    """Another handler on the same logger (pytest's caplog, an error reporter) still gets
+    the record's arguments and exception after the writer's handler rendered it."""
+    name, _writer, lines = through_writer
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append((record.getMessage(), record.exc_info is not None))
+
+    keep = Keep()
+    logging.getLogger(name).addHandler(keep)
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            logging.getLogger(name).exception("failed %s of %d", "one", 2)
+    finally:
+        logging.getLogger(name).removeHandler(keep)
+    assert seen == [("failed one of 2", True)]
+    assert lines()[0]["event"] == "failed one of 2"
+
+
 def test_under_back_pressure_the_caller_writes_and_nothing_is_lost():
     formatter = logging.getLogger().handlers[0].formatter
     stream = io.StringIO()
