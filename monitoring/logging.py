@@ -12,7 +12,9 @@ import queue
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
 
 import structlog
 
@@ -332,13 +334,14 @@ class _QueueHandler(logging.Handler):
 
 def _deferrable(record: logging.LogRecord) -> bool:
     """Can this record be rendered on the writer thread and read the same? A log_event()
-    record and a plain structlog line can (their fields, context variables and timestamp are
-    in their event dict already). A foreign (stdlib) record cannot: its arguments may change
+    record and a plain structlog line can, when their values are plain (their fields, context
+    variables and timestamp are in their event dict already). A foreign (stdlib) record cannot: its arguments may change
     and structlog's pre-chain would read the writer thread's context variables and clock; a
     line with a traceback cannot either (structlog takes exc_info=True as sys.exc_info() of
     the thread that renders it)."""
-    if getattr(record, "event_dict", None) is not None:
-        return True
+    pending = getattr(record, "event_dict", None)
+    if pending is not None:
+        return _flat(pending)
     msg = record.msg
     return (
         isinstance(msg, dict)
@@ -347,7 +350,17 @@ def _deferrable(record: logging.LogRecord) -> bool:
         and "exc_info" not in msg
         and "exception" not in msg
         and "stack_info" not in msg
+        and _flat(msg)
     )
+
+
+def _flat(event_dict: dict) -> bool:
+    """No value the caller could still change (a list, a dict, any object but a str, number,
+    Decimal, bool, None, datetime, date or UUID): such a line is rendered at the call."""
+    return all(type(value) in _IMMUTABLE for value in event_dict.values())
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal, datetime, date, UUID})
 
 
 _writer: _Writer | None = None

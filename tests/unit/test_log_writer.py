@@ -108,11 +108,14 @@ def test_it_keeps_a_traceback_and_arguments_as_they_were_at_the_call(through_wri
     except ValueError:
         structlog.get_logger(name).exception("structlog_failed")
         logging.getLogger(name).exception("stdlib failed with %s", items)
+    structlog.get_logger(name).info("structlog_items", items=items)
+    log_event(name, logging.INFO, "event_items", {"items": items})
     items.append("after")  # changes once the calls have returned
     written = lines()
     assert "boom-in-the-caller" in written[0]["exception"]
     assert "boom-in-the-caller" in written[1]["exception"]
     assert written[1]["event"] == "stdlib failed with ['before']"
+    assert written[2]["items"] == ["before"] and written[3]["items"] == ["before"]
 
 
 def test_a_handler_after_the_writers_sees_the_record_unchanged(through_writer):
