@@ -122,6 +122,24 @@ class VenueHttp:
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             follow_redirects=False,
         )
+        # httpx merges a relative URL with base_url by parsing both again, character by
+        # character (a signed query is long): the request's URL is made absolute here and
+        # parsed once, and a URL without a query (a POST with its parameters in the body) is
+        # parsed once per process. Same URL as httpx's merge: base_url's path + the request's.
+        base = str(self._client.base_url)  # httpx's base_url: its path ends in "/"
+        self._base = base if base.endswith("/") else base + "/"  # ("http://host:port")
+        self._parsed: dict[str, httpx.URL] = {}
+
+    def url_of(self, request: VenueRequest) -> httpx.URL:
+        """The absolute URL a request is sent to."""
+        if request.query:
+            return httpx.URL(f"{self._base}{request.path.lstrip('/')}?{request.query}")
+        url = self._parsed.get(request.path)
+        if url is None:
+            if len(self._parsed) >= 256:  # paths are a venue's few endpoints; never grow
+                self._parsed.clear()
+            url = self._parsed[request.path] = httpx.URL(self._base + request.path.lstrip("/"))
+        return url
 
     def close(self) -> None:
         self._client.close()
@@ -161,7 +179,10 @@ class VenueHttp:
     def _send(self, request: VenueRequest):
         try:
             response = self._client.request(
-                request.method, request.url, content=request.body, headers=request.headers
+                request.method,
+                self.url_of(request),
+                content=request.body,
+                headers=request.headers,
             )
         except httpx.TransportError as exc:
             return (

@@ -7,6 +7,7 @@ percent-encoded (UTF-8) before signing, exactly as they are sent.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping
@@ -47,7 +48,10 @@ def encode_params(params: Mapping[str, object] | Iterable[tuple[str, object]]) -
 
 
 def sign(secret: str, payload: str) -> str:
-    return hmac.digest(secret.encode(), payload.encode(), "sha256").hex()
+    # hmac.new, not the one-shot hmac.digest: CPython's hmac.digest lets go of the GIL for
+    # every message, however short, and another thread of the process (the log writer, the
+    # breaker's flusher) takes it there; measured in bench/adapter.py, ~0.1 ms a place + cancel.
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
 def signed_payload(secret: str, *, query: str = "", body: str = "") -> tuple[str, str]:

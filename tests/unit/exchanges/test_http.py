@@ -142,3 +142,68 @@ def test_it_decodes_json_numbers_as_decimals():
     for unreadable in (b"\xff\xfe{", b"<html>", b'{"price": 1.5'):
         with pytest.raises(ValueError):  # the caller's "undecodable" branch
             decode_json(unreadable)
+
+
+@pytest.fixture
+def echo_url():
+    """A loopback HTTP server answering every request with the request line's target."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode()
+            payload = json.dumps({"target": self.path, "body": body}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "/gateway", "/gateway/"])
+@pytest.mark.parametrize(
+    "method, path, query, body",
+    [
+        ("DELETE", "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=c-1&signature=ab12", b""),
+        ("POST", "/api/v3/order", "", b"symbol=BTCUSDT&signature=ab12"),
+        ("GET", "/api/v3/time", "", b""),
+    ],
+)
+def test_a_request_reaches_the_url_httpx_would_merge_from_base_url(
+    echo_url, prefix, method, path, query, body
+):
+    venue = http(echo_url + prefix)
+    request = submit(method=method, path=path, query=query, body=body)
+    expected = venue._client.build_request(method, request.url).url  # httpx's own merge
+    assert venue.url_of(request) == expected
+    response = venue.exchange(request)
+    assert response.data == {
+        "target": expected.raw_path.decode(),
+        "body": body.decode(),
+    }
+    assert response.data["target"].startswith("/gateway/" if prefix.strip("/") else "/api/")
+
+
+def test_a_url_without_a_query_is_parsed_once_and_one_with_a_query_every_time(echo_url):
+    venue = http(echo_url)
+    post = submit(query="", body=b"symbol=BTCUSDT")
+    assert venue.url_of(post) is venue.url_of(post)
+    signed = submit(method="DELETE", query="symbol=BTCUSDT&timestamp=1")
+    assert venue.url_of(signed) is not venue.url_of(signed)
+    assert venue.url_of(signed) == venue.url_of(signed)
