@@ -252,23 +252,41 @@ class _Writer:
         get = self.queue.get_nowait
         while True:
             time.sleep(self.interval)
+            batch: list[logging.LogRecord] = []
             while True:
                 try:
-                    record = get()
+                    item = get()
                 except queue.Empty:
                     break
-                if record is None:
-                    return
-                if isinstance(record, _Flush):
-                    record.done.set()
+                if item is None or isinstance(item, _Flush):
+                    self.write_batch(batch)
+                    batch = []
+                    if item is None:
+                        return
+                    item.done.set()
                     continue
-                with self._writing:
-                    self.write(record)
+                batch.append(item)
+            self.write_batch(batch)
 
     def write(self, record: logging.LogRecord) -> None:
         for handler in self.handlers:
             if record.levelno >= handler.level:
                 handler.handle(record)
+
+    def write_batch(self, records: list[logging.LogRecord]) -> None:
+        """The lines queued since the last wake-up, in order. A plain StreamHandler (stdout)
+        gets them in one write and one flush: a write per line is a system call per line,
+        and each lets go of the GIL, which the thread then has to win back from the callers."""
+        if not records:
+            return
+        with self._writing:
+            for handler in self.handlers:
+                if type(handler) is logging.StreamHandler:
+                    _write_lines(handler, records)
+                else:
+                    for record in records:
+                        if record.levelno >= handler.level:
+                            handler.handle(record)
 
     def put(self, record: logging.LogRecord) -> None:
         if self.pid != os.getpid() or not self.thread.is_alive():
@@ -304,6 +322,27 @@ class _Writer:
     def after_fork_in_child(self) -> None:
         self._writing = threading.Lock()
         self._start()  # the parent's queue stays with the parent, which writes its lines
+
+
+def _write_lines(handler: logging.StreamHandler, records: list[logging.LogRecord]) -> None:
+    """What handler.handle() does for each record (level, filters, format, a failing record
+    reported through handleError and skipped), with the lines written together."""
+    lines = []
+    for record in records:
+        if record.levelno < handler.level or (handler.filters and not handler.filter(record)):
+            continue
+        try:
+            lines.append(handler.format(record) + handler.terminator)
+        except Exception:
+            handler.handleError(record)
+    if not lines:
+        return
+    with handler.lock:
+        try:
+            handler.stream.write("".join(lines))
+            handler.flush()
+        except Exception:
+            handler.handleError(records[-1])
 
 
 class _QueueHandler(logging.Handler):

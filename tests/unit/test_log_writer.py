@@ -283,3 +283,60 @@ def test_the_writer_thread_is_a_daemon_named_for_operators():
     finally:
         writer.stop()
     assert not writer.thread.is_alive()
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self):
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text):
+        self.writes += 1
+        return super().write(text)
+
+
+def test_the_lines_of_one_wake_up_go_out_in_one_write_in_order():
+    formatter = logging.getLogger().handlers[0].formatter
+    stream = _CountingStream()
+    target = logging.StreamHandler(stream)
+    target.setFormatter(formatter)
+    writer = _Writer([target], interval=0.2)  # every line below is queued before it wakes
+    handler = _QueueHandler(writer, formatter)
+    logger = logging.getLogger("tests.log_writer.batch")
+    logger.addHandler(handler)
+    logger.propagate, logger.level = False, logging.INFO
+    try:
+        for i in range(200):
+            log_event(logger.name, logging.INFO, "venue_call", {"n": i})
+        assert writer.flush(timeout=5)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        writer.stop()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["n"] for line in lines] == list(range(200))
+    assert 1 <= stream.writes <= 3, stream.writes  # a write per line before: 200
+
+
+def test_a_batch_skips_a_line_below_the_handlers_level_and_keeps_the_rest():
+    formatter = logging.getLogger().handlers[0].formatter
+    stream = io.StringIO()
+    target = logging.StreamHandler(stream)
+    target.setFormatter(formatter)
+    target.setLevel(logging.WARNING)
+    writer = _Writer([target], interval=0.2)
+    handler = _QueueHandler(writer, formatter)
+    logger = logging.getLogger("tests.log_writer.levels")
+    logger.addHandler(handler)
+    logger.propagate, logger.level = False, logging.INFO
+    try:
+        for i in range(10):
+            log_event(
+                logger.name, logging.WARNING if i % 2 else logging.INFO, "venue_call", {"n": i}
+            )
+        assert writer.flush(timeout=5)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        writer.stop()
+    assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == [1, 3, 5, 7, 9]
