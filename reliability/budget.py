@@ -233,6 +233,8 @@ class RateBudget:
         costs = _costs(budgets, weight, orders)
         guard = config.window_guard_seconds
         with self._lease_lock:
+            if self._lease is not lease:
+                return None  # given back meanwhile (another thread's trip): not ours to spend
             for b, window, left, cost in zip(
                 budgets, lease.windows, lease.left, costs, strict=True
             ):
@@ -290,12 +292,13 @@ class RateBudget:
     def _give_back(self, now: float, budgets) -> list | None:
         """What this process's lease left unspent (per budget: amount, window), the lease
         dropped; None when it holds none."""
-        with self._lease_lock:
+        with self._lease_lock:  # what is left, as of the moment no thread can spend it any more
             lease, self._lease = self._lease, None
+            back = None if lease is None else list(zip(lease.left, lease.windows, strict=True))
         self._last_lease = lease
         if lease is None or lease.budgets is not budgets:
             return None
-        return list(zip(lease.left, lease.windows, strict=True))
+        return back
 
     def _lease_sizes(self, now: float, budgets, costs: list[int]) -> list[int]:
         """Per budget: what to lease beyond this call, to last about lease_seconds at this

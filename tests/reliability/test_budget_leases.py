@@ -235,3 +235,52 @@ def test_two_processes_leasing_never_exceed_the_limit(counting_server, worker_en
     assert sum(per_window.values()) == 2 * calls
     assert max(per_window.values()) <= limit * 0.8, per_window  # NORMAL's share, both together
     assert all(trips < calls for _, trips in done), done  # most calls came from leases
+
+
+def test_threads_spending_a_lease_while_it_is_given_back_never_spend_it_twice(roomy):
+    """Worker threads admit calls from the lease while another thread gives it back (the next
+    trip): each unit of the lease is either spent by a call or given back, never both."""
+    import sys
+
+    from reliability.budget import _Lease
+
+    budget = RateBudget(API)
+    budgets = budget.budgets
+    now = roomy.now + PERIOD / 2
+    granted = 40.0
+    spenders = 4
+    twice = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # a thread switch every few bytecodes: a race shows up
+    try:
+        for _ in range(150):
+            lease = _Lease(budgets, [math.floor(now / PERIOD)], [granted], [0.0], now, now + 60)
+            budget._lease = lease
+            spent = [0] * spenders
+            start = threading.Barrier(spenders + 1)
+
+            def spend(i, lease=lease, spent=spent, start=start):
+                start.wait()
+                while True:
+                    used = budget.take_local(now, 1, 0, 1)
+                    if used is None:
+                        return
+                    if used is lease.used:
+                        spent[i] += 1
+
+            threads = [threading.Thread(target=spend, args=(i,)) for i in range(spenders)]
+            for thread in threads:
+                thread.start()
+            start.wait()
+            time.sleep(0)
+            back = budget._give_back(now, budgets)
+            for thread in threads:
+                thread.join(timeout=10)
+            given_back = back[0][0] if back else 0.0
+            if sum(spent) + given_back != granted:
+                twice.append((sum(spent), given_back))
+    finally:
+        sys.setswitchinterval(switch)
+    assert not twice, (
+        f"spent + given back != granted ({granted:g}) in {len(twice)} rounds: {twice[:5]}"
+    )
