@@ -444,9 +444,12 @@ class Environment:
         """This process's log lines go to a file (they are measured, not shown)."""
         import logging
 
+        from monitoring.logging import flush, output_handlers
+
         stream = open(self.tmp / "bench.log", "a")  # noqa: SIM115 - lives as long as the run
         self.stack.callback(stream.close)
-        for handler in logging.getLogger().handlers:
+        self.stack.callback(flush)  # runs before the close: queued lines reach the file
+        for handler in output_handlers():
             if isinstance(handler, logging.StreamHandler) and handler.stream in (
                 sys.stderr,
                 sys.stdout,

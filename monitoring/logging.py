@@ -411,6 +411,14 @@ def flush(timeout: float = 5.0) -> bool:
     return True if writer is None else writer.flush(timeout)
 
 
+def output_handlers() -> list[logging.Handler]:
+    """The handlers that write the lines: the writer thread's when lines are written on it,
+    else the root logger's. (Redirect a process's lines with `setStream` on these: the root
+    logger's one handler is only the queue when the writer thread is on.)"""
+    writer = _writer
+    return list(writer.handlers) if writer is not None else list(logging.getLogger().handlers)
+
+
 def _write_on_a_thread() -> None:
     """Moves the root logger's handlers behind a _Writer (see there)."""
     global _writer

@@ -340,3 +340,27 @@ def test_a_batch_skips_a_line_below_the_handlers_level_and_keeps_the_rest():
         logger.propagate = True
         writer.stop()
     assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == [1, 3, 5, 7, 9]
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_output_handlers_redirect_every_line_with_or_without_the_writer(threaded, tmp_path):
+    """The root logger's one handler is the queue when the writer thread is on; a process
+    that sends its lines to a file (the benchmarks do) has to reach the writer's handlers."""
+    target = tmp_path / "lines.log"
+    result = _run(
+        f"""
+        import logging, structlog
+        from monitoring.logging import configure, flush, log_event, output_handlers
+        configure(level="INFO", fmt="json", threaded={threaded})
+        stream = open({str(target)!r}, "a")
+        for handler in output_handlers():
+            handler.setStream(stream)
+        log_event("exchanges.calls", logging.INFO, "venue_call", {{"n": 1}})
+        structlog.get_logger("x").info("structlog_line", n=2)
+        assert flush(timeout=5)
+        stream.close()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert [json.loads(line)["n"] for line in target.read_text().splitlines()] == [1, 2]
