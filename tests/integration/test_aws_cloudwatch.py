@@ -113,8 +113,8 @@ def test_beat_schedules_the_publisher_only_when_enabled():
     assert settings.CLOUDWATCH_METRICS_ENABLED is False  # the default, as in this test run
     assert "cloudwatch-metrics" not in settings.CELERY_BEAT_SCHEDULE
     script = (
-        "import django, json; django.setup(); from django.conf import settings; "
-        "print('RESULT', json.dumps(settings.CELERY_BEAT_SCHEDULE.get('cloudwatch-metrics')))"
+        "import django, json, sys; django.setup(); from django.conf import settings; "
+        "sys.stdout.write('RESULT ' + json.dumps(settings.CELERY_BEAT_SCHEDULE.get('cloudwatch-metrics')) + chr(10))"
     )
     env = {**os.environ, "CLOUDWATCH_METRICS_ENABLED": "true", "CLOUDWATCH_PUBLISH_SECONDS": "30"}
     result = subprocess.run(

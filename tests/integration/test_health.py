@@ -42,8 +42,8 @@ def test_ready_names_postgresql_when_it_is_unreachable():
     from tests.fixtures.services import ROOT, script_result
 
     script = (
-        "import django, json; django.setup(); from django.test import Client; "
-        "r = Client().get('/health/ready'); print('RESULT', json.dumps([r.status_code, r.json()]))"
+        "import django, json, sys; django.setup(); from django.test import Client; "
+        "r = Client().get('/health/ready'); sys.stdout.write('RESULT ' + json.dumps([r.status_code, r.json()]) + chr(10))"
     )
     env = {
         **os.environ,

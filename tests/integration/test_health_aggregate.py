@@ -186,8 +186,8 @@ def test_redis_stopped_is_degraded_and_still_answers(venues, processes_alive, re
 def test_postgresql_unreachable_is_503():
     """A real process whose DATABASE_URL points at a closed port."""
     script = (
-        "import django, json; django.setup(); from django.test import Client; "
-        "r = Client().get('/health/'); print('RESULT', json.dumps([r.status_code, r.json()]))"
+        "import django, json, sys; django.setup(); from django.test import Client; "
+        "r = Client().get('/health/'); sys.stdout.write('RESULT ' + json.dumps([r.status_code, r.json()]) + chr(10))"
     )
     env = {
         **os.environ,

@@ -20,13 +20,13 @@ PROBE = textwrap.dedent(
     frozen = warm_up_and_freeze()
     started = time.perf_counter()
     gc.collect()
-    print(MARK + json.dumps({
+    sys.stdout.write(MARK + json.dumps({
         "api_loaded_before": before,
         "api_loaded_after": "orders.apis" in sys.modules,
         "frozen": frozen,
         "tracked_after": len(gc.get_objects()),
         "full_collection_ms": (time.perf_counter() - started) * 1000,
-    }))
+    }) + chr(10))
     """
 )
 
