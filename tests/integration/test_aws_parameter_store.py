@@ -89,7 +89,9 @@ def test_a_production_process_starts_with_its_secrets_only_in_parameter_store(aw
         "import django, json, structlog, sys; django.setup(); from django.conf import settings; "
         "structlog.get_logger('leak').warning('oops', detail='key is " + BINANCE_SECRET + "'); "
         "sys.stdout.write('RESULT ' + json.dumps([settings.SECRET_KEY == '" + DJANGO_SECRET + "', "
-        "settings.BINANCE_API_SECRET == '" + BINANCE_SECRET + "', settings.ALLOWED_HOSTS]) + chr(10))"
+        "settings.BINANCE_API_SECRET == '"
+        + BINANCE_SECRET
+        + "', settings.ALLOWED_HOSTS]) + chr(10))"
     )
     env = {**aws_env(aws), "TRADING_STAGE": "production", aws_secrets.PATH_VARIABLE: PATH}
     result = _start_process(env, script)
