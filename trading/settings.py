@@ -102,7 +102,7 @@ TEMPLATES = [
 # --- PostgreSQL (the only database, tests included) ---------------------------------------
 DATABASES = {
     "default": {
-        "ENGINE": "django_prometheus.db.backends.postgresql",
+        "ENGINE": "trading.db",
         **database_from_url("DATABASE_URL"),
         # Seconds a connection is kept between requests; 0 closes it after each request.
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, min_value=0),
