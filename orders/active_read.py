@@ -29,8 +29,8 @@ from orders.models.accounts import hash_key
 from orders.throttling import ApiKeyRateThrottle, throttle_log_name
 
 # KEYS[1]: the key's fast record. ARGV: now, period, limit (-1: no throttle), a unique member,
-# a new generation (used when the account has none), the key prefixes of the throttle log, the
-# touch marker, the generation and the answer, and the touch period (s).
+# a new generation (used when the account has none), the key's throttle log, the key prefixes
+# of the touch marker, the generation and the answer, and the touch period (s).
 # -> {0} key not in the record | {1} over the limit (not recorded)
 #  | {2, key id, account id, generation, entry or false, 1 if last_used_at is due}
 _SCRIPT = """
@@ -40,7 +40,7 @@ local key, account = string.match(record, '^(%d+):(%d+)$')
 if not key then return {0} end
 local limit = tonumber(ARGV[3])
 if limit >= 0 then
-  local now, period, log = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[6] .. key
+  local now, period, log = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[6]
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - period)
   if redis.call('ZCARD', log) >= limit then return {1} end
   redis.call('ZADD', log, now, ARGV[4])
@@ -57,7 +57,6 @@ end
 return {2, key, account, generation, redis.call('GET', ARGV[9] .. account), touch}
 """
 _scripts: dict[int, object] = {}
-_THROTTLE_LOG = throttle_log_name("")  # + the key's id
 _ACCEPTS_JSON = frozenset({None, "", "*/*", "application/json"})
 _TAIL = {
     "cache": b',"source":"cache","next":null}',
@@ -125,7 +124,7 @@ def _run(digest: str, now: float, period: int, limit: int) -> list:
             limit,
             uuid.uuid4().hex,
             active_cache.new_generation(),
-            _THROTTLE_LOG,
+            throttle_log_name(digest),
             authentication.TOUCHED,
             active_cache.GENERATION,
             active_cache.DATA,

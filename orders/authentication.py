@@ -13,6 +13,7 @@ from rest_framework import authentication, exceptions
 
 from orders.models import ApiKey
 from orders.models.accounts import hash_key
+from orders.throttling import VERDICT, check_and_record, throttle_for, throttle_log_name
 
 # last_used_at is refreshed at most this often, so reads do not write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -40,6 +41,36 @@ def api_key_by_digest(digest: str) -> ApiKey | None:
         if key is not None:
             cache.set(_CACHE_KEY.format(digest=digest), key, timeout=_CACHE_SECONDS)
     return key
+
+
+def _cached_and_throttled(request, digest: str) -> ApiKey | None:
+    """The cached key, read by the view's throttle call (one round trip for both; the verdict
+    is left on the request for the throttle), or None: not cached, no per-key throttle on the
+    view, or Redis unreachable (the ordinary lookup follows; the throttle lets the request
+    through without trying Redis again, as it would itself)."""
+    context = getattr(request, "parser_context", None) or {}
+    throttle = throttle_for(context.get("view"))
+    if throttle is None:
+        return None
+    name = cache.client.make_key(_CACHE_KEY.format(digest=digest))
+    try:
+        reply = check_and_record(
+            throttle_log_name(digest),
+            throttle.timer(),
+            throttle.duration,
+            throttle.num_requests,
+            entry=name,
+        )
+    except redis.RedisError as exc:
+        # the throttle lets requests through without Redis: it need not try again
+        log.warning("throttle_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
+        setattr(request, VERDICT, (digest, [1]))
+        return None
+    if not reply:
+        return None  # not cached: nothing was recorded
+    entry = reply[1] if reply[0] == 1 else reply[3]
+    setattr(request, VERDICT, (digest, reply))
+    return cache.client.decode(entry)
 
 
 def forget_api_keys(*digests: str) -> None:
@@ -118,7 +149,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Use the header 'Authorization: Bearer <api key>'."
             )
-        key = api_key_by_digest(hash_key(parts[1]))
+        digest = hash_key(parts[1])
+        key = _cached_and_throttled(request, digest)
+        if key is None:
+            key = api_key_by_digest(digest)
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if not key.is_active:

@@ -60,3 +60,51 @@ def test_a_deleted_key_is_unknown_at_once(make_key):
     assert client(raw).get("/api/v1/account").status_code == 200
     key.delete()
     assert client(raw).get("/api/v1/account").status_code == 401
+
+
+def _log_size(key) -> int:
+    from orders.throttling import _client, throttle_log_name
+
+    return _client().zcard(throttle_log_name(key.digest))
+
+
+def test_a_cached_key_and_its_throttle_cost_one_round_trip(make_key, request):
+    _key, raw = make_key(account="desk-a")
+    assert client(raw).get("/api/v1/account").status_code == 200  # the key is cached now
+    trips = request.getfixturevalue("redis_trips")
+    assert client(raw).get("/api/v1/account").status_code == 200
+    assert trips.commands() == ["EVALSHA"]
+
+
+def test_a_key_not_in_the_cache_counts_once_toward_its_rate(make_key):
+    from django.core.cache import cache
+
+    key, raw = make_key(account="desk-a")
+    cache.clear()
+    assert client(raw).get("/api/v1/account").status_code == 200  # PostgreSQL, then throttle
+    assert _log_size(key) == 1
+    assert client(raw).get("/api/v1/account").status_code == 200  # cached: one script
+    assert _log_size(key) == 2
+
+
+def test_a_request_refused_for_its_scope_still_counts_toward_its_rate(make_key):
+    """The verdict is taken with the key's lookup, before the view's permissions (documented in
+    orders/throttling.py); a key not yet cached is throttled after them, as DRF does."""
+    key, raw = make_key(scopes=("trade",))
+    assert client(raw).get("/api/v1/account").status_code == 403  # not cached yet: not counted
+    assert _log_size(key) == 0
+    assert client(raw).get("/api/v1/account").status_code == 403
+    assert _log_size(key) == 1
+
+
+def test_without_redis_a_cached_key_is_read_from_postgresql_and_let_through(
+    make_key, redis_server, caplog
+):
+    _key, raw = make_key()
+    assert client(raw).get("/api/v1/account").status_code == 200  # cached
+    redis_server.stop()
+    with caplog.at_level("WARNING"):
+        assert client(raw).get("/api/v1/account").status_code == 200
+    # one warning: the throttle was not tried a second time after the combined call failed
+    warnings = [r for r in caplog.records if "throttle_unavailable" in r.getMessage()]
+    assert len(warnings) == 1

@@ -34,7 +34,9 @@ def throttle(monkeypatch):
 
 
 def request(key_id: int):
-    return SimpleNamespace(user=SimpleNamespace(key=SimpleNamespace(pk=key_id)))
+    return SimpleNamespace(
+        user=SimpleNamespace(key=SimpleNamespace(pk=key_id, digest=f"d{key_id}"))
+    )
 
 
 def test_it_allows_n_requests_per_period_per_key(throttle):

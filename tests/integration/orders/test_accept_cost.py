@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from redis.connection import AbstractConnection
 
 from orders import instrument_cache
 from orders.models import Instrument, Order, OrderEvent
+from tests.fixtures.redis_trips import RoundTrips
 
 pytestmark = pytest.mark.django_db
 
@@ -32,28 +32,6 @@ def post(api, key: str, body=None):
     return api.post("/api/v1/orders", body or BODY, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
-class RoundTrips:
-    """Counts what this process sends to Redis, one packed send per round trip (a pipeline or a
-    script is one). A spy: every command still goes to the real Redis."""
-
-    def __init__(self, monkeypatch):
-        self.sent: list[bytes] = []
-        original = AbstractConnection.send_packed_command
-
-        def spy(conn, command, check_health=True):
-            parts = [command] if isinstance(command, bytes | str) else command
-            self.sent.append(
-                b"".join(bytes(p) if not isinstance(p, str) else p.encode() for p in parts)
-            )
-            return original(conn, command, check_health)
-
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", spy)
-
-    def commands(self) -> list[str]:
-        # RESP: *<n>\r\n$<len>\r\n<COMMAND>\r\n...
-        return [raw.split(b"\r\n")[2].decode().upper() for raw in self.sent]
-
-
 def _statements(captured) -> list[str]:
     """The SQL sent, without the savepoints the test's own transaction adds around atomic()."""
     return [
@@ -63,7 +41,7 @@ def _statements(captured) -> list[str]:
     ]
 
 
-def test_it_accepts_an_order_with_one_statement_and_four_redis_round_trips(
+def test_it_accepts_an_order_with_one_statement_and_three_redis_round_trips(
     api, instruments, monkeypatch, django_capture_on_commit_callbacks, fake_clock
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -84,10 +62,10 @@ def test_it_accepts_an_order_with_one_statement_and_four_redis_round_trips(
     assert ') INSERT INTO "orders_orderevent" ' in statement, statement
     # after commit: the active-orders generation, the submit task, the accepted counter
     assert len(hooks) == 3
-    # the key from the cache, the throttle's script, then (after commit) the active-orders
+    # the key from the cache and the throttle in one script, then (after commit) the active-orders
     # generation and the submit task (no task-sent event); the breaker was seen closed on Redis
     # by the warm-up less than BREAKER_CACHE_SECONDS ago (the clock stands still here)
-    assert trips.commands() == ["GET", "EVALSHA", "SET", "LPUSH"], trips.commands()
+    assert trips.commands() == ["EVALSHA", "SET", "LPUSH"], trips.commands()
 
 
 def _cache_seconds() -> float:
@@ -105,7 +83,7 @@ def test_the_breaker_is_read_from_redis_again_once_its_view_is_cache_seconds_old
 
     with django_capture_on_commit_callbacks(execute=True):
         assert post(api, "stale-view").status_code == 202
-    assert trips.commands() == ["GET", "EVALSHA", "EVALSHA", "SET", "LPUSH"], trips.commands()
+    assert trips.commands() == ["EVALSHA", "EVALSHA", "SET", "LPUSH"], trips.commands()
 
 
 def test_a_breaker_opened_by_another_process_refuses_orders_within_cache_seconds(

@@ -14,7 +14,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
 from django.utils import timezone
-from redis.connection import AbstractConnection
 from rest_framework.test import APIClient, APIRequestFactory
 
 from orders import authentication, lifecycle
@@ -22,25 +21,10 @@ from orders import cache as active_cache
 from orders.models import ApiKey
 from orders.services_accounts import api_key_revoke
 from orders.throttling import throttle_log_name
+from tests.fixtures.redis_trips import RoundTrips
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/orders/active"
-
-
-class RoundTrips:
-    """The commands this process sends to Redis, one packed send per round trip (a spy)."""
-
-    def __init__(self, monkeypatch):
-        self.sent: list[str] = []
-        original = AbstractConnection.send_packed_command
-
-        def spy(conn, command, check_health=True):
-            first = command if isinstance(command, bytes | str) else command[0]
-            first = first.encode() if isinstance(first, str) else bytes(first)
-            self.sent.append(first.split(b"\r\n")[2].decode().upper())
-            return original(conn, command, check_health)
-
-        monkeypatch.setattr(AbstractConnection, "send_packed_command", spy)
 
 
 def client(raw: str, **headers) -> APIClient:
@@ -68,7 +52,7 @@ def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(api, order_factory,
         response = api.get(URL)
     assert response.status_code == 200
     assert response.json()["source"] == "cache"
-    assert trips.sent == ["EVALSHA"]
+    assert trips.commands() == ["EVALSHA"]
     assert queries.captured_queries == []
 
 
@@ -219,7 +203,7 @@ def test_the_throttle_refuses_over_the_limit_and_shares_the_keys_log(make_key, t
     error = refused.json()["error"]
     assert error["code"] == "throttled" and error["details"]["retry_after_seconds"] > 0
     assert int(refused["Retry-After"]) > 0
-    assert redis().zcard(throttle_log_name(key.pk)) == 3  # refusals are not recorded
+    assert redis().zcard(throttle_log_name(key.digest)) == 3  # refusals are not recorded
     _other, other_raw = make_key(account="desk")
     assert client(other_raw).get(URL).status_code == 200  # per key
 
