@@ -395,6 +395,20 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=path))
 
 
+def logs_to(stream) -> None:
+    """This process's log lines (its stdout and stderr handlers) go to `stream` instead."""
+    import logging
+
+    from monitoring.logging import output_handlers
+
+    for handler in output_handlers():
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (
+            sys.stderr,
+            sys.stdout,
+        ):
+            handler.setStream(stream)
+
+
 class Environment:
     """Services + a fresh database + Django, for one benchmark run; use as a context manager."""
 
@@ -442,19 +456,12 @@ class Environment:
 
     def _logs_to_file(self) -> None:
         """This process's log lines go to a file (they are measured, not shown)."""
-        import logging
-
-        from monitoring.logging import flush, output_handlers
+        from monitoring.logging import flush
 
         stream = open(self.tmp / "bench.log", "a")  # noqa: SIM115 - lives as long as the run
         self.stack.callback(stream.close)
         self.stack.callback(flush)  # runs before the close: queued lines reach the file
-        for handler in output_handlers():
-            if isinstance(handler, logging.StreamHandler) and handler.stream in (
-                sys.stderr,
-                sys.stdout,
-            ):
-                handler.setStream(stream)
+        logs_to(stream)
 
     def __exit__(self, *exc) -> None:
         with contextlib.suppress(Exception):

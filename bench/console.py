@@ -19,6 +19,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -184,6 +185,12 @@ def main() -> int:
 
     django.setup()
     from django.core.management import call_command
+
+    from bench._harness import logs_to
+
+    log_file = Path(tempfile.mkdtemp(prefix="bench-console-")) / "console.log"
+    logs_to(open(log_file, "a"))  # noqa: SIM115 - lives as long as the process
+    print(f"log lines: {log_file}")
 
     from orders.models import Order
 
