@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from redis.connection import AbstractConnection
 
 from orders.throttling import ApiKeyRateThrottle
+from tests.fixtures.redis_trips import RoundTrips
 
 pytestmark = pytest.mark.django_db
 
@@ -55,16 +55,9 @@ def test_it_allows_n_requests_per_period_per_key(throttle):
 def test_a_request_costs_one_round_trip(throttle, monkeypatch):
     make, _clock = throttle
     make().allow_request(request(1), None)  # loads the script
-    sent = []
-    original = AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        sent.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    trips = RoundTrips(monkeypatch)
     make().allow_request(request(1), None)
-    assert len(sent) == 1
+    assert len(trips.sent) == 1
 
 
 def test_with_redis_down_requests_are_allowed(throttle, redis_server):

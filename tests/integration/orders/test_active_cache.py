@@ -4,33 +4,19 @@ is never served after it (it carries the generation it was read under)."""
 from __future__ import annotations
 
 import pytest
-from redis.connection import AbstractConnection
 
 from orders import cache
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def round_trips(monkeypatch):
-    sent = []
-    original = AbstractConnection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        sent.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
-def test_a_cached_answer_is_found_in_one_round_trip(round_trips):
+def test_a_cached_answer_is_found_in_one_round_trip(redis_trips):
     generation, found = cache.active_orders_lookup(account_id=7)
     assert generation and found is None
     cache.active_orders_store(account_id=7, generation=generation, value=b"v1", ttl=30)
-    round_trips.clear()
+    redis_trips.clear()
     assert cache.active_orders_lookup(account_id=7) == (generation, b"v1")
-    assert len(round_trips) == 1
+    assert len(redis_trips.sent) == 1
 
 
 def test_an_answer_read_before_a_change_is_never_served_after_it():
