@@ -9,6 +9,12 @@ Celery worker runs: the submits queue up in Redis. Afterwards every 202 must be 
 PENDING_NEW. Target: p99 <= 10 ms at 200 orders/s (with the deployed WEB_CONCURRENCY).
 
     python -m bench.api_accept [--rates 50,200] [--seconds 10] [--rounds 3] [--workers 2,4]
+                               [--compare NAME=VALUE ...]
+
+--compare NAME=VALUE starts, for each worker count, a second gunicorn with that environment
+variable set, which takes its turns with the first (e.g. --compare API_FAST_ACCEPT=false measures
+the fast accept path side by side with the ordinary DRF view). The target is read from the
+deployed configuration only.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ WARMUP = 20  # unmeasured requests before each run (open_loop's default)
 
 COLUMNS = [
     Column("workers", "gunicorn workers"),
+    Column("variant", "variant"),
     Column("rate", "orders/s", ".0f"),
     Column("sent", "sent"),
     Column("errors", "errors"),
@@ -82,13 +89,14 @@ def rows_for(
     by_variant: dict[tuple, list[LoadResult]],
     cpu: dict[tuple, list[tuple[float, float]]] | None = None,
 ) -> list[dict]:
-    """One row per variant; cpu: (gunicorn, generator) CPU seconds per round, when measured."""
+    """One row per (workers, variant, rate); variant "" is the deployed configuration, else the
+    NAME=VALUE compared. cpu: (gunicorn, generator) CPU seconds per round, when measured."""
     rows = []
-    for (workers, rate), rounds in by_variant.items():
-        row = {"workers": workers, **merge(rounds).row()}
+    for (workers, variant, rate), rounds in by_variant.items():
+        row = {"workers": workers, "variant": variant or "deployed", **merge(rounds).row()}
         if cpu is not None:
             sent = sum(len(r.latencies) + WARMUP for r in rounds)  # warm-up requests cost too
-            server, generator = (sum(v[i] for v in cpu[(workers, rate)]) for i in (0, 1))
+            server, generator = (sum(v[i] for v in cpu[(workers, variant, rate)]) for i in (0, 1))
             row["server_cpu_ms"] = 1000 * server / sent
             row["generator_cpu_ms"] = 1000 * generator / sent
         row["round_p99_ms"] = statistics.median(summary_ms(r.latencies)["p99"] for r in rounds)
@@ -105,8 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=comma_list(int), default="2,4", help="gunicorn worker counts to compare"
     )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also run a gunicorn with this environment variable, side by side (repeatable)",
+    )
     args, report = parse_arguments("api_accept", parser, argv)
     rates, counts = args.rates, args.workers
+    variants = {"": {}}
+    for item in args.compare:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--compare takes NAME=VALUE, got {item!r}")
+        variants[item] = {name: value}
     with Environment("api_accept") as env:
         from django.conf import settings
 
@@ -114,17 +135,24 @@ def main(argv: list[str] | None = None) -> int:
 
         instruments()
         keys = api_keys()
-        bases = {w: env.gunicorn(f"web-{w}", workers=w) for w in counts}
+        names = {
+            (w, v): f"web-{w}" + (f"-{i}" if v else "")
+            for w in counts
+            for i, v in enumerate(variants)
+        }
+        bases = {(w, v): env.gunicorn(names[(w, v)], workers=w, **variants[v]) for w, v in names}
         for base in bases.values():  # each worker's first requests import the API: not measured
             open_loop(lambda i, base=base: order_request(base, keys, i), rate=50, seconds=1)
-        by_variant: dict[tuple, list[LoadResult]] = {(w, r): [] for w in counts for r in rates}
+        by_variant: dict[tuple, list[LoadResult]] = {
+            (w, v, r): [] for w in counts for v in variants for r in rates
+        }
         # (gunicorn CPU s, generator CPU s) per round: what one order costs the 2 shared cores
         cpu: dict[tuple, list[tuple[float, float]]] = {v: [] for v in by_variant}
         for _round in range(args.rounds):
-            for workers, rate in by_variant:
-                base = bases[workers]
-                server, generator = env.procs.cpu_seconds(f"web-{workers}"), time.process_time()
-                by_variant[(workers, rate)].append(
+            for workers, variant, rate in by_variant:
+                base, name = bases[(workers, variant)], names[(workers, variant)]
+                server, generator = env.procs.cpu_seconds(name), time.process_time()
+                by_variant[(workers, variant, rate)].append(
                     open_loop(
                         lambda i, base=base: order_request(base, keys, i),
                         rate=rate,
@@ -132,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                         warmup=WARMUP,
                     )
                 )
-                cpu[(workers, rate)].append(
+                cpu[(workers, variant, rate)].append(
                     (
-                        env.procs.cpu_seconds(f"web-{workers}") - server,
+                        env.procs.cpu_seconds(name) - server,
                         time.process_time() - generator,
                     )
                 )
@@ -155,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{accepted} accepted (202), {stored} orders stored in PENDING_NEW (+ warm-up)")
     deployed = int(os.environ.get("WEB_CONCURRENCY", "2"))  # deploy/gunicorn.conf.py default
     for row in rows:
-        if row["rate"] == TARGET_RATE:
+        if row["rate"] == TARGET_RATE and row["variant"] == "deployed":
             what = f"p99 at {TARGET_RATE:.0f} orders/s, {row['workers']} workers"
             if row["workers"] != deployed:
                 what += " (not the deployed default)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from decimal import Decimal
 
-from django.urls import reverse
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from exchanges.types import OrderType, Side, TimeInForce
 from monitoring import correlation
-from orders import active_read, selectors, services
+from orders import active_read, fast_accept, selectors, services
 from orders.api_fields import (
     DecimalString,
     ErrorSerializer,
@@ -198,10 +198,6 @@ class _CommaList(serializers.ListField):
         return super().to_internal_value([p.upper() for p in items] if self.upper else items)
 
 
-def _location(request, order) -> str:
-    return request.build_absolute_uri(reverse("order-detail", args=[order.pk]))
-
-
 class OrderListCreateApi(APIView):
     @extend_schema_serializer(component_name="OrderCreate")
     class InputSerializer(StrictSerializer):
@@ -319,10 +315,34 @@ class OrderListCreateApi(APIView):
             idempotency_key=_idempotency_key(request),
             correlation_id=correlation.current(),
         )
-        headers = {"Location": _location(request, order)}
+        headers = {"Location": fast_accept.location(request, order.pk)}
         if order.idempotent_replay:
             headers["Idempotent-Replayed"] = "true"
         return Response(render_order(order), status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """The DRF view behind the fast accept path (orders/fast_accept.py), which serves every
+        order it can answer exactly as this view would and hands it the other requests
+        (all of them with API_FAST_ACCEPT off)."""
+        return _behind_fast_path(
+            super().as_view(**initkwargs),
+            lambda request: (
+                fast_accept.serve(request, cls, render_order) if settings.API_FAST_ACCEPT else None
+            ),
+        )
+
+
+def _behind_fast_path(drf_view, serve):
+    """A view that answers with serve(request), or, when that is None, with the DRF view."""
+
+    @functools.wraps(drf_view)  # cls, initkwargs, csrf_exempt: for the schema and Django
+    def view(request, *args, **kwargs):
+        response = serve(request)
+        return response if response is not None else drf_view(request, *args, **kwargs)
+
+    view.drf_view = drf_view
+    return view
 
 
 def _idempotency_key(request) -> str | None:
@@ -511,15 +531,10 @@ class ActiveOrdersApi(APIView):
     def as_view(cls, **initkwargs):
         """The DRF view behind the one-round-trip path (orders/active_read.py), which serves
         every request it can answer exactly as this view would and hands it the others."""
-        drf_view = super().as_view(**initkwargs)
-
-        @functools.wraps(drf_view)  # cls, initkwargs, csrf_exempt: for the schema and Django
-        def view(request, *args, **kwargs):
-            response = active_read.serve(request, render_active_orders)
-            return response if response is not None else drf_view(request, *args, **kwargs)
-
-        view.drf_view = drf_view
-        return view
+        return _behind_fast_path(
+            super().as_view(**initkwargs),
+            lambda request: active_read.serve(request, render_active_orders),
+        )
 
 
 def render_active_orders(orders, truncated: bool, as_of) -> bytes:

@@ -29,6 +29,8 @@ _CACHE_SECONDS = 60
 FAST_RECORD = "trading:auth:key:"
 # Set for TOUCH_EVERY once a key's last_used_at was written (by the fast read, or here).
 TOUCHED = "trading:auth:touched:"
+# Where a lookup's result is left on the request: (digest, key or None). One lookup per request.
+_LOOKED_UP = "_api_key_looked_up"
 
 log = structlog.get_logger(__name__)
 
@@ -48,11 +50,22 @@ def _cached_and_throttled(request, digest: str) -> ApiKey | None:
     is left on the request for the throttle), or None: not cached, no per-key throttle on the
     view, or Redis unreachable (the ordinary lookup follows; the throttle lets the request
     through without trying Redis again, as it would itself)."""
+    looked_up = getattr(request, _LOOKED_UP, None)
+    if looked_up is not None and looked_up[0] == digest:
+        return looked_up[1]  # the fast accept path looked it up, then handed the request over
     context = getattr(request, "parser_context", None) or {}
     throttle = throttle_for(context.get("view"))
     if throttle is None:
         return None
+    return cached_and_throttled(request, digest, throttle)
+
+
+def cached_and_throttled(request, digest: str, throttle) -> ApiKey | None:
+    """The cached key and `throttle`'s verdict on it in one round trip; both are left on the
+    request, so the DRF view that may serve it afterwards neither asks nor records again.
+    None: not cached (nothing recorded) or Redis unreachable (the verdict lets it through)."""
     name = cache.client.make_key(_CACHE_KEY.format(digest=digest))
+    key = None
     try:
         reply = check_and_record(
             throttle_log_name(digest),
@@ -65,12 +78,21 @@ def _cached_and_throttled(request, digest: str) -> ApiKey | None:
         # the throttle lets requests through without Redis: it need not try again
         log.warning("throttle_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
         setattr(request, VERDICT, (digest, [1]))
-        return None
-    if not reply:
-        return None  # not cached: nothing was recorded
-    entry = reply[1] if reply[0] == 1 else reply[3]
-    setattr(request, VERDICT, (digest, reply))
-    return cache.client.decode(entry)
+    else:
+        if reply:  # else not cached: nothing was recorded
+            setattr(request, VERDICT, (digest, reply))
+            key = cache.client.decode(reply[1] if reply[0] == 1 else reply[3])
+    setattr(request, _LOOKED_UP, (digest, key))
+    return key
+
+
+def touch(key: ApiKey) -> None:
+    """Records a use of the key in PostgreSQL, at most once per TOUCH_EVERY."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+        cache.set(_CACHE_KEY.format(digest=key.digest), key, timeout=_CACHE_SECONDS)
 
 
 def forget_api_keys(*digests: str) -> None:
@@ -157,11 +179,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if not key.is_active:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-            key.last_used_at = now
-            cache.set(_CACHE_KEY.format(digest=key.digest), key, timeout=_CACHE_SECONDS)
+        touch(key)
         return ApiClient(key), key
 
     def authenticate_header(self, request) -> str:

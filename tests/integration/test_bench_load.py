@@ -149,3 +149,47 @@ def test_with_keepalive_it_reuses_connections_and_reopens_closed_ones():
     assert 1 <= reused.connections <= 16  # a loaded machine answers slower: a few more
     assert reopened.connections >= 32 / 3  # the server closed each after 3 answers
     assert fresh.connections == 32  # without keepalive: one per request, warm-up included
+
+
+def test_the_timer_wakes_the_loop_at_the_due_time_not_the_next_millisecond():
+    import selectors
+    import statistics
+
+    from bench._load import _Timer
+
+    timer = _Timer.create()
+    assert timer is not None  # Linux: timerfd is there
+    selector = selectors.EpollSelector()
+    selector.register(timer.fd, selectors.EVENT_READ)
+    late = []
+    try:
+        for _ in range(30):
+            due = time.monotonic() + 0.0023  # epoll's own timeout would round 2.3 ms up to 3
+            timer.arm(due)
+            assert selector.select(0.1)  # the timer, long before the timeout
+            late.append(time.monotonic() - due)
+            timer.clear()
+        timer.arm(time.monotonic() - 1)  # a time already past fires at once
+        assert selector.select(0.1)
+    finally:
+        selector.close()
+        timer.close()
+    assert min(late) >= 0
+    assert statistics.median(late) < 0.0005, late
+
+
+def test_requests_leave_on_time_and_it_still_runs_without_a_timer(server, monkeypatch):
+    import statistics
+
+    from bench import _load
+
+    fast = server()
+    timed = open_loop(lambda i: Request("GET", fast.url), rate=200, seconds=0.3, warmup=2)
+    monkeypatch.setattr(_load._Timer, "create", classmethod(lambda cls: None))
+    untimed = open_loop(lambda i: Request("GET", fast.url), rate=200, seconds=0.3, warmup=2)
+
+    for result in (timed, untimed):
+        assert result.statuses == {"200": 60}
+        assert sorted(i for i, *_ in result.samples) == list(range(60))
+    # made before they are due, sent when due: not up to a millisecond after, as epoll alone
+    assert statistics.median(timed.send_lag) < 0.0005, sorted(timed.send_lag)

@@ -246,13 +246,19 @@ def test_it_summarises_api_accept_rounds():
         LoadResult(rate=200, seconds=1, latencies=[0.001, 0.002], statuses={"202": 2}),
         LoadResult(rate=200, seconds=1, latencies=[0.003, 0.004], statuses={"202": 1, "500": 1}),
     ]
-    (row,) = api_accept.rows_for({(2, 200): rounds})
-    assert row["workers"] == 2 and row["sent"] == 4 and row["errors"] == 1
+    (row,) = api_accept.rows_for({(2, "", 200): rounds})
+    assert (
+        row["workers"] == 2
+        and row["variant"] == "deployed"
+        and row["sent"] == 4
+        and row["errors"] == 1
+    )
     assert row["p99_ms"] == 4.0
     assert row["round_p99_ms"] == 3.0
     assert "server_cpu_ms" not in row
-    cpu = {(2, 200): [(0.2, 0.02), (0.22, 0.022)]}  # (gunicorn, generator) CPU s per round
-    (row,) = api_accept.rows_for({(2, 200): rounds}, cpu)
+    cpu = {(2, "X=0", 200): [(0.2, 0.02), (0.22, 0.022)]}  # (gunicorn, generator) CPU s/round
+    (row,) = api_accept.rows_for({(2, "X=0", 200): rounds}, cpu)
+    assert row["variant"] == "X=0"
     sent = 4 + 2 * api_accept.WARMUP
     assert row["server_cpu_ms"] == pytest.approx(420 / sent)
     assert row["generator_cpu_ms"] == pytest.approx(42 / sent)

@@ -132,29 +132,15 @@ def test_for_account_isolates_rows(make_key):
     assert Account.objects.count() == 2
 
 
-def test_throttling_is_per_key(make_key, settings):
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
-
+def test_throttling_is_per_key(make_key, three_per_minute):
     from orders.throttling import ApiKeyRateThrottle
 
-    original_rates = SimpleRateThrottle.THROTTLE_RATES
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "3/minute"},
-    }
-    api_settings.reload()
-    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        assert ApiKeyRateThrottle().num_requests == 3
-        _, first = make_key(account="a")
-        _, second = make_key(account="b")
-        statuses = [_client(first).get("/api/v1/account").status_code for _ in range(4)]
-        assert statuses == [200, 200, 200, 429]
-        throttled = _client(first).get("/api/v1/account").json()["error"]
-        assert throttled["code"] == "throttled"
-        assert throttled["details"]["retry_after_seconds"] > 0
-        assert _client(second).get("/api/v1/account").status_code == 200
-    finally:
-        # The class attribute outlives the settings fixture: put the real rates back.
-        SimpleRateThrottle.THROTTLE_RATES = original_rates
+    assert ApiKeyRateThrottle().num_requests == 3
+    _, first = make_key(account="a")
+    _, second = make_key(account="b")
+    statuses = [_client(first).get("/api/v1/account").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    throttled = _client(first).get("/api/v1/account").json()["error"]
+    assert throttled["code"] == "throttled"
+    assert throttled["details"]["retry_after_seconds"] > 0
+    assert _client(second).get("/api/v1/account").status_code == 200

@@ -176,23 +176,6 @@ def test_a_non_json_accept_header_gets_drfs_answer(api):
     assert response.status_code == 200 and response.json()["results"] == []
 
 
-@pytest.fixture
-def three_per_minute(settings):
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
-
-    original = SimpleRateThrottle.THROTTLE_RATES
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "3/minute"},
-    }
-    api_settings.reload()
-    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    yield
-    SimpleRateThrottle.THROTTLE_RATES = original
-    api_settings.reload()
-
-
 def test_the_throttle_refuses_over_the_limit_and_shares_the_keys_log(make_key, three_per_minute):
     key, raw = make_key(account="desk")
     authentication.api_key_remember(key)  # the fast record exists from the first request on
@@ -240,17 +223,7 @@ def test_under_gunicorn_it_keeps_the_correlation_id_log_line_and_metrics(
 
     order_factory(api.account, state="NEW")
     headers = {"Authorization": api._credentials["HTTP_AUTHORIZATION"]}
-    metric = (
-        'django_http_requests_total_by_view_transport_method_total{method="GET",'
-        'transport="http",view="order-active"}'
-    )
-
-    def counted() -> float:
-        text = httpx.get(gunicorn_server.url + "/metrics", timeout=30).text
-        line = next((ln for ln in text.splitlines() if ln.startswith(metric)), None)
-        return float(line.split()[-1]) if line else 0.0
-
-    before = counted()
+    before = gunicorn_server.requests_counted("order-active", "GET")
     for i in range(4):
         response = httpx.get(
             gunicorn_server.url + URL, headers={**headers, "X-Request-ID": f"fast-{i}"}, timeout=30
@@ -263,4 +236,4 @@ def test_under_gunicorn_it_keeps_the_correlation_id_log_line_and_metrics(
         lambda ln: ln.get("event") == "http_request" and ln.get("correlation_id") == "fast-3"
     )
     assert line["path"] == URL and line["status"] == 200
-    assert counted() - before == 4
+    assert gunicorn_server.requests_counted("order-active", "GET") - before == 4
