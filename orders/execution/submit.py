@@ -37,11 +37,23 @@ S = OrderState
 SUBMIT = OrderAttempt.Operation.SUBMIT
 
 
+# A submit that finds its order locked tries again this much later. The holder may be a worker
+# sending this very order (the retry then finds it moved on) or a reconciliation pass that is
+# only reading it and will not send it: dropped, the order would wait for the stale-order sweep
+# (EXECUTION_STALE_SECONDS) with nobody sending it. Cancel and amend do the same (1 s).
+BUSY_RETRY_SECONDS = 0.25
+
+
 def order_submit(*, order_id: int) -> str:
     """Sends a PENDING_NEW order to its venue once; returns what happened (for logs/tests)."""
     with order_lock(order_id) as held:
         if not held:
-            return "busy"  # another worker is on this order; it finishes the job
+            queue = Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first()
+            if queue is not None:
+                followups.schedule(
+                    "submit_order", order_id=order_id, queue=queue, countdown=BUSY_RETRY_SECONDS
+                )
+            return "busy"
         # One query: the order, its instrument and whether a submit is still `pending`.
         order = (
             Order.objects.select_related("instrument")
