@@ -57,7 +57,8 @@ end
 return {2, key, account, generation, redis.call('GET', ARGV[9] .. account), touch}
 """
 _scripts: dict[int, object] = {}
-_ACCEPTS_JSON = frozenset({None, "", "*/*", "application/json"})
+# Accept headers DRF answers with its JSON renderer as it is (orders/fast_accept.py too)
+ACCEPTS_JSON = frozenset({None, "", "*/*", "application/json"})
 _TAIL = {
     "cache": b',"source":"cache","next":null}',
     "database": b',"source":"database","next":null}',
@@ -83,7 +84,7 @@ def _throttle_args() -> tuple[float, int, int]:
 def serve(request, render) -> HttpResponse | None:
     """The response to GET /api/v1/orders/active, or None: the DRF view serves it."""
     meta = request.META
-    if request.method != "GET" or meta.get("HTTP_ACCEPT") not in _ACCEPTS_JSON:
+    if request.method != "GET" or meta.get("HTTP_ACCEPT") not in ACCEPTS_JSON:
         return None
     parts = meta.get("HTTP_AUTHORIZATION", "").split()
     if len(parts) != 2 or parts[0].lower() != "bearer":

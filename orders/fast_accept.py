@@ -30,10 +30,11 @@ from rest_framework.renderers import JSONRenderer
 
 from monitoring import correlation
 from orders import authentication, services
+from orders.active_read import ACCEPTS_JSON
 from orders.models.accounts import hash_key
-from orders.throttling import throttle_for
+from orders.throttling import VERDICT, throttle_for
+from trading.errors import api_exception_handler
 
-_ACCEPTS_JSON = frozenset({None, "", "*/*", "application/json"})
 _JSON = frozenset({"application/json", "application/json; charset=utf-8"})
 _MAX_BODY = 4096  # bytes; an order is ~200. A larger body goes the ordinary way.
 # What DRF's view sends besides the body (APIView.default_response_headers).
@@ -48,7 +49,7 @@ def _refuse_constant(name: str):
 
 def _body(request) -> dict | None:
     meta = request.META
-    if meta.get("HTTP_ACCEPT") not in _ACCEPTS_JSON:
+    if meta.get("HTTP_ACCEPT") not in ACCEPTS_JSON:
         return None
     if (meta.get("CONTENT_TYPE") or "").lower() not in _JSON:
         return None
@@ -105,9 +106,9 @@ def serve(request, api, render) -> HttpResponse | None:
     key = authentication.cached_and_throttled(request, digest, throttle)
     if key is None or not key.is_active or not key.has_scope("trade"):
         return None
-    if not throttle.accept_reply(getattr(request, authentication.VERDICT)[1]):
+    if not throttle.accept_reply(getattr(request, VERDICT)[1]):
         return None  # DRF's throttle refuses it with the same verdict (429 with Retry-After)
-    setattr(request, authentication.VERDICT, None)
+    setattr(request, VERDICT, None)
     try:
         authentication.touch(key)
         order = services.order_create(
@@ -132,8 +133,6 @@ def _json(data, status: int) -> HttpResponse:
 
 
 def _error(request, exc: Exception) -> HttpResponse:
-    from trading.errors import api_exception_handler
-
     answer = api_exception_handler(exc, {"request": request, "view": None})
     response = _json(answer.data, answer.status_code)
     for name, value in answer.items():

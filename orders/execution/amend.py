@@ -34,10 +34,7 @@ _OPEN = (VenueStatus.NEW, VenueStatus.PARTIALLY_FILLED)
 def order_amend_send(*, order_id: int) -> str:
     with order_lock(order_id) as held:
         if not held:
-            queue = Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first()
-            followups.schedule(
-                "amend_order", order_id=order_id, queue=queue or "default", countdown=1
-            )
+            followups.again_when_free("amend_order", order_id=order_id, countdown=1)
             return "busy"
         order = Order.objects.select_related("instrument").filter(pk=order_id).first()
         if order is None or order.state != S.PENDING_AMEND:

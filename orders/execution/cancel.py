@@ -48,9 +48,7 @@ def cancel_outstanding(order: Order) -> bool:
 def order_cancel_send(*, order_id: int) -> str:
     with order_lock(order_id) as held:
         if not held:
-            followups.schedule(
-                "cancel_order", order_id=order_id, queue=_queue(order_id), countdown=1
-            )
+            followups.again_when_free("cancel_order", order_id=order_id, countdown=1)
             return "busy"
         order = Order.objects.select_related("instrument").filter(pk=order_id).first()
         if order is None or not cancel_outstanding(order):
@@ -186,9 +184,3 @@ def _later(order: Order, exc: VenueError | None, *, at_least: float = 0.0) -> st
     followups.schedule("cancel_order", order_id=order.pk, queue=order.venue_api, countdown=delay)
     log.info("cancel_retry_later", order_id=order.pk, delay=delay, error=str(exc) if exc else None)
     return "retry"
-
-
-def _queue(order_id: int) -> str:
-    return (
-        Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first() or "default"
-    )

@@ -42,6 +42,16 @@ def schedule(task_name: str, *, order_id: int, queue: str, countdown: float = 0.
     transaction.on_commit(lambda: after_unlock(order_id, publish) or publish())
 
 
+def again_when_free(task_name: str, *, order_id: int, countdown: float) -> None:
+    """What a task that found its order locked by another process does instead of dropping the
+    job: queues itself again on the order's venue API queue in `countdown` seconds (the holder
+    may only be reading the order, e.g. a reconciliation pass, and will not do this task's work)."""
+    from orders.models import Order
+
+    queue = Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first()
+    schedule(task_name, order_id=order_id, queue=queue or "default", countdown=countdown)
+
+
 def retry_delay(attempt_number: int, *, at_least: float | None = None) -> float:
     """Exponential delay for the n-th retry (1, 2, ...), capped; never below `at_least`."""
     base = settings.EXECUTION_RETRY_DELAY_SECONDS

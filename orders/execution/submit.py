@@ -48,11 +48,9 @@ def order_submit(*, order_id: int) -> str:
     """Sends a PENDING_NEW order to its venue once; returns what happened (for logs/tests)."""
     with order_lock(order_id) as held:
         if not held:
-            queue = Order.objects.filter(pk=order_id).values_list("venue_api", flat=True).first()
-            if queue is not None:
-                followups.schedule(
-                    "submit_order", order_id=order_id, queue=queue, countdown=BUSY_RETRY_SECONDS
-                )
+            followups.again_when_free(
+                "submit_order", order_id=order_id, countdown=BUSY_RETRY_SECONDS
+            )
             return "busy"
         # One query: the order, its instrument and whether a submit is still `pending`.
         order = (
